@@ -1,0 +1,486 @@
+"""The scheduler: ready queue, timer heap, one loop iteration, and the poller under them.
+
+This is the hot core of the loop, compiled by Cython with `_core.pxd` when a compiler exists. Its
+scheduling semantics are exactly those of asyncio.BaseEventLoop._run_once: each iteration runs the
+callbacks that were ready when it started and no more; timers due within the clock resolution
+fire; cancelled timers are dropped from the head of the heap, or all at once when they are many;
+the poller is asked not to wait when anything is ready.
+"""
+
+import collections
+import heapq
+import logging
+import os
+import sys
+import threading
+import time
+
+from asyncio import coroutines
+from asyncio import events
+from asyncio import futures
+from asyncio import tasks
+
+from . import _epoll
+from . import _proactor
+from ._handles import Handle, TimerHandle
+
+logger = logging.getLogger('asyncio')
+
+# Above this many scheduled timers, if more than this fraction of them are cancelled, the heap is
+# rebuilt without them (asyncio's constants, for the same memory behaviour).
+_MIN_SCHEDULED_TIMER_HANDLES = 100
+_MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5
+# The longest the poller waits in one call, as asyncio (some kernels refuse longer timeouts).
+_MAXIMUM_POLL_TIMEOUT = 24 * 3600
+
+
+def _run_until_complete_cb(fut):
+    if not fut.cancelled():
+        exc = fut.exception()
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            # Let the exception propagate out of run_forever() as asyncio does.
+            return
+    fut.get_loop().stop()
+
+
+def fileobj_to_fd(fileobj):
+    """The fd of an int or of an object with fileno(), as the selectors module defines it."""
+    if isinstance(fileobj, int):
+        fd = fileobj
+    else:
+        try:
+            fd = int(fileobj.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f'Invalid file object: {fileobj!r}') from None
+    if fd < 0:
+        raise ValueError(f'Invalid file descriptor: {fd}')
+    return fd
+
+
+class _Wakeup:
+    """The reader of the loop's eventfd: drains it so that the next write wakes the poller again."""
+
+    __slots__ = ('fd', '_cancelled', 'count')
+
+    def __init__(self, fd):
+        self.fd = fd
+        self._cancelled = False
+        self.count = 0
+
+    def _run(self):
+        try:
+            os.eventfd_read(self.fd)
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            pass  # the loop is being closed from another thread
+        self.count += 1
+
+
+class LoopCore:
+    """Scheduling, the poller and the completion queue of an eloop event loop."""
+
+    def __init__(self, edge_triggered=False):
+        self._ready = collections.deque()
+        self._scheduled = []
+        self._timer_cancelled_count = 0
+        self._stopping = False
+        self._closed = False
+        self._thread_id = None
+        self._clock_resolution = time.get_clock_info('monotonic').resolution
+        self._debug = coroutines._is_debug_mode()
+        self.slow_callback_duration = 0.1
+        self._current_handle = None
+        self._task_factory = None
+        self._exception_handler = None
+        self._coroutine_origin_tracking_enabled = False
+        self._coroutine_origin_tracking_saved_depth = None
+        self._n_iterations = 0
+        self._n_callbacks = 0
+
+        self._poller = _epoll.EpollPoller(edge_triggered)
+        self._poller.on_ready = self._ready.append
+        self._proactor = _proactor.Proactor(self._poller)
+        # call_soon_threadsafe wakes a sleeping poller by writing to this eventfd.
+        self._wakeup_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._wakeup = _Wakeup(self._wakeup_fd)
+        self._poller.park_reader(self._wakeup_fd, self._wakeup)
+
+    # -- the clock ----------------------------------------------------------------------------
+
+    def time(self):
+        """The loop's clock: time.monotonic()."""
+        return time.monotonic()
+
+    # -- scheduling callbacks -------------------------------------------------------------------
+
+    def call_soon(self, callback, *args, context=None):
+        """Call `callback(*args)` in a coming iteration, in the order of the calls."""
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, 'call_soon')
+        handle = Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        self._ready.append(handle)
+        return handle
+
+    def call_later(self, delay, callback, *args, context=None):
+        """Call `callback(*args)` after `delay` seconds."""
+        if delay is None:
+            raise TypeError('delay must not be None')
+        timer = self.call_at(self.time() + delay, callback, *args, context=context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        return timer
+
+    def call_at(self, when, callback, *args, context=None):
+        """Call `callback(*args)` at `when` on the loop's clock."""
+        if when is None:
+            raise TypeError('when cannot be None')
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, 'call_at')
+        timer = TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True
+        return timer
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        """call_soon from any thread: also wakes the loop if it sleeps in the poller."""
+        self._check_closed()
+        if self._debug:
+            self._check_callback(callback, 'call_soon_threadsafe')
+        handle = Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        self._ready.append(handle)
+        self._write_to_self()
+        return handle
+
+    def _write_to_self(self):
+        try:
+            os.eventfd_write(self._wakeup_fd, 1)
+        except OSError:
+            # Closed by another thread, or the counter is full: the loop wakes anyway.
+            pass
+
+    def _add_callback(self, handle):
+        if not handle._cancelled:
+            self._ready.append(handle)
+
+    def _add_callback_signalsafe(self, handle):
+        self._add_callback(handle)
+        self._write_to_self()
+
+    def _timer_handle_cancelled(self, handle):
+        if handle._scheduled:
+            self._timer_cancelled_count += 1
+
+    def _check_callback(self, callback, method):
+        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+            raise TypeError(f'coroutines cannot be used with {method}()')
+        if not callable(callback):
+            raise TypeError(f'a callable object was expected by {method}(), got {callback!r}')
+
+    def _check_thread(self):
+        """Debug mode: refuse non-thread-safe calls from a thread other than the loop's."""
+        if self._thread_id is None:
+            return
+        if threading.get_ident() != self._thread_id:
+            raise RuntimeError('Non-thread-safe operation invoked on an event loop other '
+                               'than the current one')
+
+    def _check_closed(self):
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+
+    # -- futures and tasks ----------------------------------------------------------------------
+
+    def create_future(self):
+        return futures.Future(loop=self)
+
+    if sys.version_info >= (3, 13):
+        def create_task(self, coro, **kwargs):
+            """Schedule a coroutine as a Task; keyword arguments go to the Task (or factory)."""
+            self._check_closed()
+            if self._task_factory is not None:
+                return self._task_factory(self, coro, **kwargs)
+            task = tasks.Task(coro, loop=self, **kwargs)
+            if task._source_traceback:
+                del task._source_traceback[-1]
+            return task
+    else:
+        def create_task(self, coro, *, name=None, context=None, **kwargs):
+            """Schedule a coroutine as a Task, named and in a context if asked."""
+            self._check_closed()
+            if self._task_factory is None:
+                if context is not None:
+                    kwargs['context'] = context
+                task = tasks.Task(coro, loop=self, name=name, **kwargs)
+                if task._source_traceback:
+                    del task._source_traceback[-1]
+            else:
+                if context is not None:
+                    kwargs['context'] = context
+                task = self._task_factory(self, coro, **kwargs)
+                if name is not None:
+                    task.set_name(name)
+            return task
+
+    def set_task_factory(self, factory):
+        if factory is not None and not callable(factory):
+            raise TypeError('task factory must be a callable or None')
+        self._task_factory = factory
+
+    def get_task_factory(self):
+        return self._task_factory
+
+    # -- running --------------------------------------------------------------------------------
+
+    def is_running(self):
+        return self._thread_id is not None
+
+    def is_closed(self):
+        return self._closed
+
+    def _check_running(self):
+        if self.is_running():
+            raise RuntimeError('This event loop is already running')
+        if events._get_running_loop() is not None:
+            raise RuntimeError('Cannot run the event loop while another loop is running')
+
+    def run_forever(self):
+        """Run iterations until stop() is called."""
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        old_agen_hooks = sys.get_asyncgen_hooks()
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
+                                   finalizer=self._asyncgen_finalizer_hook)
+            events._set_running_loop(self)
+            while True:
+                self._run_once()
+                if self._stopping:
+                    break
+        finally:
+            self._stopping = False
+            self._thread_id = None
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def run_until_complete(self, future):
+        """Run until `future` (a coroutine is wrapped in a Task) is done; return its result."""
+        self._check_closed()
+        self._check_running()
+        new_task = not futures.isfuture(future)
+        future = tasks.ensure_future(future, loop=self)
+        if new_task:
+            # The caller cannot see this task: an exception is raised if it does not complete,
+            # so its "pending task destroyed" message would only be noise.
+            future._log_destroy_pending = False
+        future.add_done_callback(_run_until_complete_cb)
+        try:
+            self.run_forever()
+        except BaseException:
+            if new_task and future.done() and not future.cancelled():
+                # The coroutine raised a BaseException: consume it, the caller has no way to.
+                future.exception()
+            raise
+        finally:
+            future.remove_done_callback(_run_until_complete_cb)
+        if not future.done():
+            raise RuntimeError('Event loop stopped before Future completed.')
+        return future.result()
+
+    def stop(self):
+        """Stop after the current iteration; callbacks already scheduled still run."""
+        self._stopping = True
+
+    def _run_once(self):
+        """One iteration: compact the timers, poll, make due timers ready, run what is ready."""
+        scheduled = self._scheduled
+        sched_count = len(scheduled)
+        if (sched_count > _MIN_SCHEDULED_TIMER_HANDLES and
+                self._timer_cancelled_count / sched_count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION):
+            self._drop_cancelled_timers()
+            scheduled = self._scheduled
+        else:
+            while scheduled and scheduled[0]._cancelled:
+                self._timer_cancelled_count -= 1
+                handle = heapq.heappop(scheduled)
+                handle._scheduled = False
+
+        ready = self._ready
+        if ready or self._stopping:
+            timeout = 0
+        elif scheduled:
+            timeout = scheduled[0]._when - self.time()
+            if timeout < 0:
+                timeout = 0
+            elif timeout > _MAXIMUM_POLL_TIMEOUT:
+                timeout = _MAXIMUM_POLL_TIMEOUT
+        else:
+            timeout = None
+        self._poller.poll(timeout)
+
+        end_time = self.time() + self._clock_resolution
+        while scheduled:
+            handle = scheduled[0]
+            if handle._when >= end_time:
+                break
+            handle = heapq.heappop(scheduled)
+            handle._scheduled = False
+            ready.append(handle)
+
+        # Run what was ready when this point was reached, not what those callbacks schedule:
+        # that waits for the next iteration, after another poll. popleft() is thread-safe.
+        ntodo = len(ready)
+        self._n_iterations += 1
+        self._n_callbacks += ntodo
+        if self._debug:
+            self._run_ready_debug(ntodo)
+            return
+        for _ in range(ntodo):
+            handle = ready.popleft()
+            if handle._cancelled:
+                continue
+            handle._run()
+        handle = None  # break the cycle through the frame when a callback raised
+
+    def _run_ready_debug(self, ntodo):
+        ready = self._ready
+        for _ in range(ntodo):
+            handle = ready.popleft()
+            if handle._cancelled:
+                continue
+            try:
+                self._current_handle = handle
+                t0 = self.time()
+                handle._run()
+                dt = self.time() - t0
+                if dt >= self.slow_callback_duration:
+                    logger.warning('Executing %s took %.3f seconds', _format_handle(handle), dt)
+            finally:
+                self._current_handle = None
+        handle = None
+
+    def _drop_cancelled_timers(self):
+        live = []
+        for handle in self._scheduled:
+            if handle._cancelled:
+                handle._scheduled = False
+            else:
+                live.append(handle)
+        heapq.heapify(live)
+        self._scheduled = live
+        self._timer_cancelled_count = 0
+
+    # -- debug ----------------------------------------------------------------------------------
+
+    def get_debug(self):
+        return self._debug
+
+    def set_debug(self, enabled):
+        self._debug = bool(enabled)
+        if self.is_running():
+            self.call_soon_threadsafe(self._set_coroutine_origin_tracking, enabled)
+
+    def _set_coroutine_origin_tracking(self, enabled):
+        if bool(enabled) == bool(self._coroutine_origin_tracking_enabled):
+            return
+        if enabled:
+            self._coroutine_origin_tracking_saved_depth = sys.get_coroutine_origin_tracking_depth()
+            from asyncio import constants
+            sys.set_coroutine_origin_tracking_depth(constants.DEBUG_STACK_DEPTH)
+        else:
+            sys.set_coroutine_origin_tracking_depth(self._coroutine_origin_tracking_saved_depth)
+        self._coroutine_origin_tracking_enabled = enabled
+
+    # -- the readiness interface ----------------------------------------------------------------
+
+    def add_reader(self, fd, callback, *args):
+        """Call `callback(*args)` whenever fd is readable (level-triggered in both modes)."""
+        self._check_closed()
+        fd = fileobj_to_fd(fd)
+        self._ensure_fd_no_transport(fd)
+        handle = Handle(callback, args, self, None)
+        old = self._poller.watch_readable(fd, handle)
+        if old is not None:
+            old.cancel()
+
+    def remove_reader(self, fd):
+        """Stop watching fd for reading; True if it was watched."""
+        if self._closed:
+            return False
+        fd = fileobj_to_fd(fd)
+        self._ensure_fd_no_transport(fd)
+        old = self._poller.unwatch_readable(fd)
+        if old is None:
+            return False
+        old.cancel()
+        return True
+
+    def add_writer(self, fd, callback, *args):
+        """Call `callback(*args)` whenever fd is writable (level-triggered in both modes)."""
+        self._check_closed()
+        fd = fileobj_to_fd(fd)
+        self._ensure_fd_no_transport(fd)
+        handle = Handle(callback, args, self, None)
+        old = self._poller.watch_writable(fd, handle)
+        if old is not None:
+            old.cancel()
+
+    def remove_writer(self, fd):
+        """Stop watching fd for writing; True if it was watched."""
+        if self._closed:
+            return False
+        fd = fileobj_to_fd(fd)
+        self._ensure_fd_no_transport(fd)
+        old = self._poller.unwatch_writable(fd)
+        if old is None:
+            return False
+        old.cancel()
+        return True
+
+    def _ensure_fd_no_transport(self, fd):
+        """Refuse to let the readiness API take over an fd that one of eloop's transports owns."""
+        transport = self._transports.get(fd)
+        if transport is not None and not transport.is_closing():
+            raise RuntimeError(f'File descriptor {fd!r} is used by transport {transport!r}')
+
+    # -- statistics -----------------------------------------------------------------------------
+
+    def stats(self):
+        """Counters of this loop's work since it was created, for users to read."""
+        poller = self._poller
+        proactor = self._proactor
+        return {
+            'iterations': self._n_iterations,
+            'callbacks': self._n_callbacks,
+            'polls': poller.n_polls,
+            'poll_events': poller.n_events,
+            'epoll_ctl': poller.n_ctl,
+            'fds_watched': len(poller),
+            'ops_completed_at_once': proactor.n_completed_at_once,
+            'ops_parked': proactor.n_parked,
+            'threadsafe_wakeups': self._wakeup.count,
+            'timers_scheduled': len(self._scheduled),
+            'ready': len(self._ready),
+        }
+
+
+def _format_handle(handle):
+    callback = getattr(handle, '_callback', None)
+    task = getattr(callback, '__self__', None)
+    if isinstance(task, tasks.Task):
+        # Name the task rather than its __step method: that is what the user recognises.
+        return repr(task)
+    return str(handle)

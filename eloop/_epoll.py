@@ -1,0 +1,362 @@
+"""The epoll backend's poller: which fds the loop waits on, and what becomes ready.
+
+Each fd has a `FdWatch`: at most one waiter for reading and one for writing. A waiter is anything
+the loop can put in its ready queue (an object with `_cancelled` and `_run()`): a Handle given to
+add_reader/add_writer, or an operation of the completion queue parked until its fd is ready.
+
+Two trigger modes:
+
+* level-triggered (LT): the epoll interest set follows the waiters. Adding or removing a waiter
+  costs an epoll_ctl; epoll reports an fd for as long as it is ready.
+* edge-triggered (ET): an fd is registered once for IN|OUT|RDHUP with EPOLLET, and readiness is kept
+  here in user space (as tokio's mio does). A change of waiters costs no syscall. Epoll reports an
+  fd only when it becomes ready again, so every consumer reads or writes until EAGAIN and then says
+  so (`readable_exhausted` / `writable_exhausted`).
+
+The readiness API of asyncio (add_reader) promises level-triggered calls: a callback that reads one
+byte of ten is called again. In ET mode a Handle of that API is wrapped in `_Rearming`, which
+re-arms the fd after each call (EPOLL_CTL_MOD makes epoll check the fd's readiness again and report
+it if it still holds), so the promise is kept in both modes.
+"""
+
+import errno
+import select
+import weakref
+
+EPOLLIN = select.EPOLLIN
+EPOLLOUT = select.EPOLLOUT
+EPOLLERR = select.EPOLLERR
+EPOLLHUP = select.EPOLLHUP
+EPOLLRDHUP = select.EPOLLRDHUP
+EPOLLET = select.EPOLLET
+
+_READ_EVENTS = EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP
+_WRITE_EVENTS = EPOLLOUT | EPOLLERR | EPOLLHUP
+_EDGE_MASK = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET
+
+# Errors of epoll_ctl that mean "this fd is not what we think it is": it was closed (and maybe its
+# number reused) behind the poller's back.
+_STALE_ERRNOS = (errno.ENOENT, errno.EBADF)
+
+
+class FdWatch:
+    """The waiters of one fd and, in ET mode, its readiness as last reported."""
+
+    __slots__ = ('fd', 'reader', 'writer', 'mask', 'readable', 'writable', 'owner')
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.reader = None
+        self.writer = None
+        # The events epoll is asked for on this fd (0: not registered).
+        self.mask = 0
+        self.readable = False
+        self.writable = False
+        # In ET mode, a weak reference to the socket object the registration was made for: while
+        # the same live object asks again, the registration is still valid and costs no syscall.
+        self.owner = None
+
+
+class _Rearming:
+    """In ET mode, runs an add_reader/add_writer handle and then re-arms its fd.
+
+    The re-arm makes epoll report the fd again if it is still ready, which is the level-triggered
+    promise of asyncio's readiness API, kept with one epoll_ctl per call.
+    """
+
+    __slots__ = ('handle', 'poller', 'fd')
+
+    def __init__(self, handle, poller, fd):
+        self.handle = handle
+        self.poller = poller
+        self.fd = fd
+
+    @property
+    def _cancelled(self):
+        return self.handle._cancelled
+
+    def cancel(self):
+        self.handle.cancel()
+
+    def _run(self):
+        self.handle._run()
+        self.poller._rearm(self.fd)
+
+
+class EpollPoller:
+    """A hand-written epoll poller in level- or edge-triggered mode."""
+
+    def __init__(self, edge_triggered=False):
+        self.edge_triggered = bool(edge_triggered)
+        self._epoll = select.epoll()
+        self._watches = {}
+        self._max_events = 256
+        # Counters read by loop statistics: syscalls made and events seen.
+        self.n_polls = 0
+        self.n_ctl = 0
+        self.n_events = 0
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def fileno(self):
+        return self._epoll.fileno()
+
+    def close(self):
+        self._watches.clear()
+        self._epoll.close()
+
+    @property
+    def closed(self):
+        return self._epoll.closed
+
+    def __len__(self):
+        return len(self._watches)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def get_reader(self, fd):
+        watch = self._watches.get(fd)
+        return None if watch is None else _unwrap(watch.reader)
+
+    def get_writer(self, fd):
+        watch = self._watches.get(fd)
+        return None if watch is None else _unwrap(watch.writer)
+
+    def has_fd(self, fd):
+        return fd in self._watches
+
+    # -- the readiness interface (add_reader / add_writer) ----------------------------------
+
+    def watch_readable(self, fd, handle):
+        """Call `handle` whenever fd is readable; returns the waiter it replaces, or None."""
+        watch = self._watch(fd)
+        old = _unwrap(watch.reader)
+        if self.edge_triggered:
+            watch.reader = _Rearming(handle, self, fd)
+            # Registering (or re-arming) makes epoll report the fd now if it is already ready.
+            self._register_edge(watch, None)
+        else:
+            watch.reader = handle
+            self._update_level(watch)
+        return old
+
+    def watch_writable(self, fd, handle):
+        """Call `handle` whenever fd is writable; returns the waiter it replaces, or None."""
+        watch = self._watch(fd)
+        old = _unwrap(watch.writer)
+        if self.edge_triggered:
+            watch.writer = _Rearming(handle, self, fd)
+            self._register_edge(watch, None)
+        else:
+            watch.writer = handle
+            self._update_level(watch)
+        return old
+
+    def unwatch_readable(self, fd):
+        """Stop calling the reader of fd; returns it, or None if there was none."""
+        return self._drop_waiter(fd, reading=True, owned_by_user=True)
+
+    def unwatch_writable(self, fd):
+        return self._drop_waiter(fd, reading=False, owned_by_user=True)
+
+    # -- the completion interface (operations parked until their fd is ready) ---------------
+
+    def park_reader(self, fd, op, owner=None):
+        """Park `op` until fd is readable. `owner` is the socket object the fd belongs to."""
+        watch = self._watch(fd)
+        watch.reader = op
+        if self.edge_triggered:
+            self._register_edge(watch, owner)
+            if watch.readable:
+                # Readiness came while nobody waited: the edge is gone, so run the op now.
+                self.on_ready(op)
+        else:
+            self._update_level(watch)
+
+    def park_writer(self, fd, op, owner=None):
+        watch = self._watch(fd)
+        watch.writer = op
+        if self.edge_triggered:
+            self._register_edge(watch, owner)
+            if watch.writable:
+                self.on_ready(op)
+        else:
+            self._update_level(watch)
+
+    def unpark_reader(self, fd, op):
+        """Withdraw `op` if it is still the reader parked on fd."""
+        watch = self._watches.get(fd)
+        if watch is not None and watch.reader is op:
+            self._drop_waiter(fd, reading=True, owned_by_user=False)
+
+    def unpark_writer(self, fd, op):
+        watch = self._watches.get(fd)
+        if watch is not None and watch.writer is op:
+            self._drop_waiter(fd, reading=False, owned_by_user=False)
+
+    def readable_exhausted(self, fd):
+        """A read on fd met EAGAIN: in ET mode, wait for the next edge."""
+        watch = self._watches.get(fd)
+        if watch is not None:
+            watch.readable = False
+
+    def writable_exhausted(self, fd):
+        watch = self._watches.get(fd)
+        if watch is not None:
+            watch.writable = False
+
+    def forget(self, fd):
+        """The fd is about to be closed by its owner: drop it and its registration."""
+        watch = self._watches.pop(fd, None)
+        if watch is not None and watch.mask:
+            self._unregister(fd)
+        return watch
+
+    # -- polling ----------------------------------------------------------------------------
+
+    # Set by the loop: called with each waiter that becomes ready (it appends to the ready queue).
+    on_ready = None
+
+    def poll(self, timeout):
+        """Wait up to `timeout` seconds (None: forever) and hand the ready waiters to on_ready."""
+        self.n_polls += 1
+        try:
+            events = self._epoll.poll(-1 if timeout is None else timeout, self._max_events)
+        except InterruptedError:
+            return 0
+        self.n_events += len(events)
+        watches = self._watches
+        on_ready = self.on_ready
+        edge = self.edge_triggered
+        for fd, mask in events:
+            watch = watches.get(fd)
+            if watch is None:
+                self._drop_stale(fd)
+                continue
+            if mask & _READ_EVENTS:
+                if edge:
+                    watch.readable = True
+                reader = watch.reader
+                if reader is not None:
+                    on_ready(reader)
+            if mask & _WRITE_EVENTS:
+                if edge:
+                    watch.writable = True
+                writer = watch.writer
+                if writer is not None:
+                    on_ready(writer)
+            if not edge and watch.reader is None and watch.writer is None:
+                self._drop_stale(fd)
+        if len(events) == self._max_events and self._max_events < 8192:
+            # A full batch: more fds are ready than we asked for; ask for more next time.
+            self._max_events *= 2
+        return len(events)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _watch(self, fd):
+        watch = self._watches.get(fd)
+        if watch is None:
+            watch = self._watches[fd] = FdWatch(fd)
+        return watch
+
+    def _drop_waiter(self, fd, reading, owned_by_user):
+        watch = self._watches.get(fd)
+        if watch is None:
+            return None
+        if reading:
+            old, watch.reader = watch.reader, None
+        else:
+            old, watch.writer = watch.writer, None
+        if old is None:
+            return None
+        if self.edge_triggered:
+            # An fd of the readiness API may be closed by its user right after this call, and its
+            # number reused: keep no registration for it once nobody waits on it.
+            if owned_by_user and watch.reader is None and watch.writer is None:
+                self.forget(fd)
+        else:
+            self._update_level(watch)
+        return _unwrap(old)
+
+    def _update_level(self, watch):
+        """LT mode: make the interest registered with epoll match the waiters."""
+        mask = 0
+        if watch.reader is not None:
+            mask |= EPOLLIN
+        if watch.writer is not None:
+            mask |= EPOLLOUT
+        if mask == watch.mask:
+            return
+        fd = watch.fd
+        if mask == 0:
+            self._unregister(fd)
+            del self._watches[fd]
+        elif watch.mask == 0:
+            self._register(fd, mask)
+        else:
+            self._modify(fd, mask)
+        watch.mask = mask
+
+    def _register_edge(self, watch, owner):
+        """ET mode: make sure fd is registered, once, for every event."""
+        if watch.mask:
+            if owner is not None and watch.owner is not None and watch.owner() is owner:
+                return
+            # Registered for another (or unknown) owner: the fd may have been closed and its
+            # number reused since, so register again; EEXIST means it was still ours.
+            self._modify(watch.fd, _EDGE_MASK)
+        else:
+            self._register(watch.fd, _EDGE_MASK)
+            watch.mask = _EDGE_MASK
+        watch.owner = None if owner is None else weakref.ref(owner, self._owner_collected(watch))
+
+    def _owner_collected(self, watch):
+        """A weakref callback: the socket behind an ET registration is gone, and so is its fd."""
+        watches = self._watches
+
+        def collected(ref):
+            if watches.get(watch.fd) is watch and watch.owner is ref:
+                del watches[watch.fd]
+        return collected
+
+    def _rearm(self, fd):
+        watch = self._watches.get(fd)
+        if watch is not None and watch.mask:
+            self._modify(fd, watch.mask)
+
+    def _register(self, fd, mask):
+        self.n_ctl += 1
+        try:
+            self._epoll.register(fd, mask)
+        except FileExistsError:
+            self._epoll.modify(fd, mask)
+
+    def _modify(self, fd, mask):
+        self.n_ctl += 1
+        try:
+            self._epoll.modify(fd, mask)
+        except FileNotFoundError:
+            # Closed behind our back and its number reused: this is a new file to register.
+            self._epoll.register(fd, mask)
+
+    def _unregister(self, fd):
+        self.n_ctl += 1
+        try:
+            self._epoll.unregister(fd)
+        except OSError as exc:
+            if exc.errno not in _STALE_ERRNOS:
+                raise
+
+    def _drop_stale(self, fd):
+        """An event for an fd nobody waits on (closed or handed over behind our back)."""
+        watch = self._watches.get(fd)
+        if watch is not None:
+            if watch.reader is not None or watch.writer is not None:
+                return
+            del self._watches[fd]
+        self._unregister(fd)
+
+
+def _unwrap(waiter):
+    return waiter.handle if type(waiter) is _Rearming else waiter

@@ -1,0 +1,145 @@
+"""Callback handles: what call_soon, call_later and call_at return and the ready queue holds.
+
+They keep the exact behaviour of asyncio.Handle and asyncio.TimerHandle (repr, cancel, the
+exception-handler context of a failing callback, source tracebacks in debug mode) but are eloop's
+own types, so that Cython can compile them to C structs with C-level `_run` calls.
+"""
+
+import sys
+from asyncio import format_helpers
+from contextvars import copy_context
+
+
+def _extract_stack(frame):
+    """The creation traceback kept on handles in debug mode, as asyncio keeps it."""
+    return format_helpers.extract_stack(frame)
+
+
+class Handle:
+    """A callback with its arguments and context, scheduled on a loop."""
+
+    __slots__ = ('_callback', '_args', '_cancelled', '_loop', '_source_traceback',
+                 '_repr', '__weakref__', '_context')
+
+    def __init__(self, callback, args, loop, context=None):
+        if context is None:
+            context = copy_context()
+        self._context = context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        if loop._debug:
+            self._source_traceback = _extract_stack(sys._getframe(1))
+        else:
+            self._source_traceback = None
+
+    def _repr_info(self):
+        info = [self.__class__.__name__]
+        if self._cancelled:
+            info.append('cancelled')
+        if self._callback is not None:
+            info.append(format_helpers._format_callback_source(self._callback, self._args))
+        if self._source_traceback:
+            frame = self._source_traceback[-1]
+            info.append(f'created at {frame[0]}:{frame[1]}')
+        return info
+
+    def __repr__(self):
+        if self._repr is not None:
+            return self._repr
+        return '<{}>'.format(' '.join(self._repr_info()))
+
+    def get_context(self):
+        return self._context
+
+    def cancel(self):
+        if not self._cancelled:
+            self._cancelled = True
+            if self._loop._debug:
+                # Keep the text of the callback for "Executing <Handle ...> took N seconds".
+                self._repr = repr(self)
+            self._callback = None
+            self._args = None
+
+    def cancelled(self):
+        return self._cancelled
+
+    def _run(self):
+        try:
+            self._context.run(self._callback, *self._args)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._report_exception(exc)
+
+    def _report_exception(self, exc):
+        source = format_helpers._format_callback_source(self._callback, self._args)
+        context = {
+            'message': f'Exception in callback {source}',
+            'exception': exc,
+            'handle': self,
+        }
+        if self._source_traceback:
+            context['source_traceback'] = self._source_traceback
+        self._loop.call_exception_handler(context)
+
+
+class TimerHandle(Handle):
+    """A handle due at a point of the loop's clock; ordered by that point in the timer heap."""
+
+    __slots__ = ('_scheduled', '_when')
+
+    def __init__(self, when, callback, args, loop, context=None):
+        Handle.__init__(self, callback, args, loop, context)
+        if self._source_traceback:
+            del self._source_traceback[-1]
+        self._when = when
+        self._scheduled = False
+
+    def _repr_info(self):
+        info = Handle._repr_info(self)
+        info.insert(2 if self._cancelled else 1, f'when={self._when}')
+        return info
+
+    def __hash__(self):
+        return hash(self._when)
+
+    def __lt__(self, other):
+        if isinstance(other, TimerHandle):
+            return self._when < other._when
+        return NotImplemented
+
+    def __le__(self, other):
+        if isinstance(other, TimerHandle):
+            return self._when < other._when or self.__eq__(other)
+        return NotImplemented
+
+    def __gt__(self, other):
+        if isinstance(other, TimerHandle):
+            return self._when > other._when
+        return NotImplemented
+
+    def __ge__(self, other):
+        if isinstance(other, TimerHandle):
+            return self._when > other._when or self.__eq__(other)
+        return NotImplemented
+
+    def __eq__(self, other):
+        if isinstance(other, TimerHandle):
+            return (self._when == other._when and
+                    self._callback == other._callback and
+                    self._args == other._args and
+                    self._cancelled == other._cancelled)
+        return NotImplemented
+
+    def cancel(self):
+        if not self._cancelled:
+            self._loop._timer_handle_cancelled(self)
+        Handle.cancel(self)
+
+    def when(self):
+        """The absolute time, on the loop's clock, at which the callback is due."""
+        return self._when
+
