@@ -1,5 +1,7 @@
 """Shared fixtures: every test that takes `loop` runs once per trigger mode."""
 
+import asyncio
+
 import pytest
 
 import eloop
@@ -18,3 +20,11 @@ def loop(trigger):
     yield loop
     if not loop.is_closed():
         loop.close()
+
+
+@pytest.fixture
+def run(loop):
+    """run(coro, timeout=5): run a coroutine on `loop`, failing rather than hanging past timeout."""
+    def run_with_timeout(coro, timeout=5.0):
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    return run_with_timeout
