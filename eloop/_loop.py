@@ -81,6 +81,8 @@ class Loop(LoopCore, *_MIXINS, asyncio.AbstractEventLoop):
         os.close(self._wakeup_fd)
 
     def __del__(self, _warn=warnings.warn):
+        if not hasattr(self, '_config'):
+            return  # __init__ refused the options: nothing was opened
         if not self.is_closed():
             _warn(f'unclosed event loop {self!r}', ResourceWarning, source=self)
             if not self.is_running():
