@@ -333,15 +333,20 @@ def test_asyncgen_hooks_are_installed_while_running(loop):
     assert sys.get_asyncgen_hooks() == outside
 
 
-def test_shutdown_asyncgens_closes_suspended_generators(run, loop):
-    closed = []
-
+def closing_generator(closed):
+    """An async generator function whose generators record in `closed` that they were closed."""
     async def agen():
         try:
             yield 1
             yield 2
         finally:
             closed.append(True)
+    return agen
+
+
+def test_shutdown_asyncgens_closes_suspended_generators(run, loop):
+    closed = []
+    agen = closing_generator(closed)
 
     gen = agen()
 
@@ -355,13 +360,7 @@ def test_shutdown_asyncgens_closes_suspended_generators(run, loop):
 
 def test_a_dropped_asyncgen_is_finalized_by_the_loop(run, loop):
     closed = []
-
-    async def agen():
-        try:
-            yield 1
-            yield 2
-        finally:
-            closed.append(True)
+    agen = closing_generator(closed)
 
     async def main():
         gen = agen()
