@@ -17,7 +17,6 @@ Three levers, used in this order by the driver:
 """
 
 import contextlib
-import fnmatch
 import functools
 import importlib
 import inspect
@@ -190,7 +189,40 @@ def retarget_module(module, spec, mode, factory, notes):
             twin = _make_twin(module, reference, hook, factory)
             setattr(module, twin.__name__, twin)
             notes.append(f"added {twin.__name__} (keyed as {reference.__name__}, loop via {hook.via})")
+    if mode == "eloop":
+        for hook in spec.base_hooks:
+            _patch_base(module, hook, factory, notes)
     return dropped
+
+
+def _patch_base(module, hook, factory, notes):
+    cls = getattr(module, hook.cls, None)
+    if not isinstance(cls, type):
+        notes.append(f"no class {hook.cls} in this Python")
+        return
+    if hook.build == "setUp":
+        def setUp(self):
+            super(cls, self).setUp()
+            self.loop = factory()
+            self.set_event_loop(self.loop)
+        cls.setUp = setUp
+        notes.append(f"{hook.cls}.setUp builds an eloop loop instead of a mocked BaseEventLoop")
+    elif hook.build == "runner_new_loop":
+        def new_loop(self):
+            loop = factory()
+            loop.shutdown_ag_run = False  # BaseTest.tearDown asserts asyncio.run set it
+            shutdown_asyncgens = loop.shutdown_asyncgens
+
+            async def recording_shutdown_asyncgens():
+                loop.shutdown_ag_run = True
+                await shutdown_asyncgens()
+
+            loop.shutdown_asyncgens = recording_shutdown_asyncgens
+            return loop
+        cls.new_loop = new_loop
+        notes.append(f"{hook.cls}.new_loop returns an eloop loop instead of a mocked BaseEventLoop")
+    else:
+        raise ValueError(f"unknown BaseHook build {hook.build!r}")
 
 
 def _classes_outside(module, spec, notes):
@@ -277,12 +309,3 @@ def key_of(test):
 def short_id(test_id):
     prefix = PACKAGE + "."
     return test_id[len(prefix):] if test_id.startswith(prefix) else test_id
-
-
-def stock_internal_reason(spec, key):
-    """The reason a test is stock-internal, matched on 'Class.method' of its key."""
-    class_and_method = key.split(".", 1)[-1]
-    for pattern, reason in spec.stock_internal.items():
-        if fnmatch.fnmatchcase(class_and_method, pattern):
-            return reason
-    return None

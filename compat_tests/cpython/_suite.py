@@ -6,6 +6,7 @@ here is looked up with getattr in the child, so a name missing from some CPython
 an error.
 """
 
+import fnmatch
 from dataclasses import dataclass, field
 
 PACKAGE = "test.test_asyncio"
@@ -55,9 +56,14 @@ EXCLUDED = {
     "test_windows_utils": "Windows only",
 }
 
-# Modules whose tests touch no event loop at all (abstract Protocol/Transport classes):
-# they are run and reported, but not required to run a test on eloop.
-LOOP_FREE = {"test_protocols", "test_transports"}
+# Modules that cannot run a test on eloop: they are run and reported (asyncio's own
+# classes, which eloop reuses, must still pass under eloop's policy), but unlike every
+# other module they are not required to run at least one test on eloop.
+NOT_ON_ELOOP = {
+    "test_protocols": "tests the abstract Protocol classes; no loop runs",
+    "test_transports": "tests the abstract Transport classes; no loop runs",
+    "test_futures": "tests asyncio.Future (eloop uses it as is) on CPython's fake TestLoop",
+}
 
 
 @dataclass(frozen=True)
@@ -94,8 +100,25 @@ _SELECTOR_CLASSES = (
 
 
 @dataclass(frozen=True)
+class BaseHook:
+    """A base class whose loop-building method every test class of the module inherits,
+    patched in place in the eloop run (test ids do not change).
+
+    build: "setUp" -- cls.setUp becomes: the next setUp in the MRO, then
+        self.loop = <eloop loop> and self.set_event_loop(self.loop) (test_utils.TestCase);
+        "runner_new_loop" -- test_runners' BaseTest.new_loop: an eloop loop that records
+        in loop.shutdown_ag_run that asyncio.run() shut its async generators down.
+    Stock asyncio keeps the original: a bare BaseEventLoop with mocked internals.
+    """
+
+    cls: str
+    build: str
+
+
+@dataclass(frozen=True)
 class ModuleSpec:
     hooks: tuple = ()
+    base_hooks: tuple = ()
     # If set, only these classes of the module run (in both runs); the rest are dropped
     # with the reason below because they test stock internals.
     only_classes: tuple = None
@@ -104,6 +127,14 @@ class ModuleSpec:
     # asyncio's private attributes or mock its modules. They still run on eloop, but a
     # failure there is reported as "stock-internal", not as a regression.
     stock_internal: dict = field(default_factory=dict)
+
+    def stock_internal_reason(self, key):
+        """Why the test keyed 'module.Class.method' is stock-internal, or None."""
+        class_and_method = key.split(".", 1)[-1]
+        for pattern, reason in self.stock_internal.items():
+            if fnmatch.fnmatchcase(class_and_method, pattern):
+                return reason
+        return None
 
 
 SPECS = {
@@ -147,6 +178,8 @@ SPECS = {
              "SubprocessMultiLoopWatcherTests"),
             via="setUp", mixin="SubprocessMixin"),),
     ),
+    "test_runners": ModuleSpec(base_hooks=(BaseHook("BaseTest", build="runner_new_loop"),)),
+    "test_pep492": ModuleSpec(base_hooks=(BaseHook("BaseTest", build="setUp"),)),
     "test_unix_events": ModuleSpec(
         hooks=(LoopHook(("SelectorEventLoopUnixSocketTests",), via="setUp"),),
         only_classes=("SelectorEventLoopUnixSocketTests", "TestFunctional", "PolicyTests",
