@@ -1,0 +1,110 @@
+"""The results for people (a table per workload) and for programs (JSON with every sample)."""
+
+import json
+import os
+import platform
+import sys
+import time
+
+from . import loops
+
+NAME_WIDTH = 12
+VALUE_WIDTH = 16
+RATIO_WIDTH = 10
+
+
+def format_value(value, metric):
+    if metric.unit == '/s':
+        for factor, suffix in ((1e6, 'M'), (1e3, 'k')):
+            if value >= factor:
+                return f'{value / factor:.3g}{suffix}'
+        return f'{value:.3g}'
+    return f'{value:.3g} {metric.unit}'
+
+
+def format_figures(figures, metric):
+    text = format_value(figures['median'], metric)
+    if figures['n'] > 1:
+        text += f" ±{figures['spread'] * 100:.0f}%"
+    return text
+
+
+def format_ratio(value):
+    return '' if value is None else f'{value:.2f}×'
+
+
+def _header(workload, baseline):
+    columns = ''.join(f'{m.label:>{VALUE_WIDTH}}{"×" + baseline:>{RATIO_WIDTH}}'
+                      for m in workload.metrics)
+    return f'  {"loop":<{NAME_WIDTH}}{columns}'
+
+
+def _row(cell, workload):
+    name = f"  {cell['loop']:<{NAME_WIDTH}}"
+    if not cell['metrics']:
+        return name + f"error: {cell['errors'][0]}"
+    columns = ''.join(
+        f"{format_figures(cell['metrics'][m.key], m):>{VALUE_WIDTH}}"
+        f"{format_ratio(cell['ratios'][m.key]):>{RATIO_WIDTH}}" for m in workload.metrics)
+    if cell['errors']:
+        columns += f"  ({len(cell['errors'])} of {cell['rounds']} rounds failed: {cell['errors'][0]})"
+    return name + columns
+
+
+def _size(workload, settings):
+    if workload.kind == 'internals':
+        return f'{workload.count:,} ×'
+    if workload.kind == 'c10k':
+        return f'{workload.count:,} connections,'
+    return f'{settings.conns} connections, {settings.duration:g} s,'
+
+
+def table(cells, workloads, settings, rounds, baseline, labels):
+    """The report: a block per workload, a row per loop, then what each loop name stands for."""
+    lines = [f'Medians of {rounds} round(s), loops interleaved. ±: spread (max-min)/median. '
+             f'×{baseline}: times better than {baseline} (>1 is better; for CPU, memory and '
+             f'time: {baseline}\'s figure / this one).', '']
+    for name in dict.fromkeys(c['workload'] for c in cells):
+        workload = workloads[name]
+        lines.append(f'{name}: {_size(workload, settings)} {workload.what}')
+        lines.append(_header(workload, baseline))
+        lines.extend(_row(c, workload) for c in cells if c['workload'] == name)
+        lines.append('')
+    lines.append('Loops:')
+    lines.extend(f'  {name:<{NAME_WIDTH}}{label}' for name, label in labels.items())
+    return '\n'.join(lines)
+
+
+def labels_from(records, loop_names):
+    """What each loop really was, as its children described it (the first description wins)."""
+    labels = {}
+    for record in records:
+        if record.get('label'):
+            labels.setdefault(record['loop'], record['label'])
+    return {name: labels.get(name, _unlabelled(name)) for name in loop_names}
+
+
+def _unlabelled(name):
+    if name == loops.C_REFERENCE:
+        return 'C epoll echo server (reference)'
+    return loops.LOOPS[name][2] + ' (no sample succeeded)'
+
+
+def machine():
+    """What the figures were measured on."""
+    model = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next((line.split(':', 1)[1].strip() for line in f
+                          if line.startswith('model name')), '')
+    except OSError:
+        pass
+    return {'python': sys.version.split()[0], 'implementation': platform.python_implementation(),
+            'kernel': platform.release(), 'cpu': model, 'cpus': os.cpu_count(),
+            'date': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
+
+
+def write_json(path, meta, records, cells):
+    with open(path, 'w') as f:
+        json.dump({'meta': meta, 'samples': records, 'summary': cells}, f, indent=1)
+        f.write('\n')
