@@ -38,6 +38,11 @@ _EDGE_MASK = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET
 # number reused) behind the poller's back.
 _STALE_ERRNOS = (errno.ENOENT, errno.EBADF)
 
+# In LT mode, every this many polls the fds reported are checked against their registrations: a
+# registration whose fd was closed while a duplicate keeps its file open is reported at every
+# poll, and this bounds the spin it causes to this many iterations.
+_STALE_CHECK_POLLS = 256
+
 
 class FdWatch:
     """The waiters of one fd and, in ET mode, its readiness as last reported."""
@@ -137,7 +142,7 @@ class EpollPoller:
             self._register_edge(watch, None)
         else:
             watch.reader = handle
-            self._update_level(watch)
+            self._update_level(watch, recheck=old is not None)
         return old
 
     def watch_writable(self, fd, handle):
@@ -149,7 +154,7 @@ class EpollPoller:
             self._register_edge(watch, None)
         else:
             watch.writer = handle
-            self._update_level(watch)
+            self._update_level(watch, recheck=old is not None)
         return old
 
     def unwatch_readable(self, fd):
@@ -164,6 +169,7 @@ class EpollPoller:
     def park_reader(self, fd, op, owner=None):
         """Park `op` until fd is readable. `owner` is the socket object the fd belongs to."""
         watch = self._watch(fd)
+        replaced = watch.reader is not None
         watch.reader = op
         if self.edge_triggered:
             self._register_edge(watch, owner)
@@ -171,17 +177,18 @@ class EpollPoller:
                 # Readiness came while nobody waited: the edge is gone, so run the op now.
                 self.on_ready(op)
         else:
-            self._update_level(watch)
+            self._update_level(watch, recheck=replaced)
 
     def park_writer(self, fd, op, owner=None):
         watch = self._watch(fd)
+        replaced = watch.writer is not None
         watch.writer = op
         if self.edge_triggered:
             self._register_edge(watch, owner)
             if watch.writable:
                 self.on_ready(op)
         else:
-            self._update_level(watch)
+            self._update_level(watch, recheck=replaced)
 
     def unpark_reader(self, fd, op):
         """Withdraw `op` if it is still the reader parked on fd."""
@@ -225,9 +232,13 @@ class EpollPoller:
         except InterruptedError:
             return 0
         self.n_events += len(events)
+        edge = self.edge_triggered
+        if not edge and not self.n_polls % _STALE_CHECK_POLLS:
+            if self._reports_stale_registration(events):
+                self._rebuild()
+                return 0  # level-triggered: what is really ready is reported again
         watches = self._watches
         on_ready = self.on_ready
-        edge = self.edge_triggered
         for fd, mask in events:
             watch = watches.get(fd)
             if watch is None:
@@ -279,14 +290,21 @@ class EpollPoller:
             self._update_level(watch)
         return _unwrap(old)
 
-    def _update_level(self, watch):
-        """LT mode: make the interest registered with epoll match the waiters."""
+    def _update_level(self, watch, recheck=False):
+        """LT mode: make the interest registered with epoll match the waiters.
+
+        `recheck`: a waiter was replaced, maybe one left behind by a user who closed the fd
+        without removing it. The number may now name a new file, unknown to epoll: a MOD finds
+        out (ENOENT) and registers it.
+        """
         mask = 0
         if watch.reader is not None:
             mask |= EPOLLIN
         if watch.writer is not None:
             mask |= EPOLLOUT
         if mask == watch.mask:
+            if recheck and mask:
+                self._modify(watch.fd, mask)
             return
         fd = watch.fd
         if mask == 0:
@@ -323,7 +341,13 @@ class EpollPoller:
     def _rearm(self, fd):
         watch = self._watches.get(fd)
         if watch is not None and watch.mask:
-            self._modify(fd, watch.mask)
+            try:
+                self._modify(fd, watch.mask)
+            except OSError as exc:
+                if exc.errno != errno.EBADF:
+                    raise
+                # The callback's user closed the fd without remove_reader/remove_writer.
+                self._rebuild()
 
     def _register(self, fd, mask):
         self.n_ctl += 1
@@ -341,12 +365,15 @@ class EpollPoller:
             self._epoll.register(fd, mask)
 
     def _unregister(self, fd):
+        """Remove fd's registration; False if epoll no longer knows the fd by that number."""
         self.n_ctl += 1
         try:
             self._epoll.unregister(fd)
         except OSError as exc:
             if exc.errno not in _STALE_ERRNOS:
                 raise
+            return False
+        return True
 
     def _drop_stale(self, fd):
         """An event for an fd nobody waits on (closed or handed over behind our back)."""
@@ -355,7 +382,55 @@ class EpollPoller:
             if watch.reader is not None or watch.writer is not None:
                 return
             del self._watches[fd]
-        self._unregister(fd)
+        if not self._unregister(fd):
+            # The event came from a registration whose fd was closed (or its number reused)
+            # while a duplicate keeps the file open: epoll_ctl cannot name it any more.
+            self._rebuild()
+
+    def _reports_stale_registration(self, events):
+        """True if an event of this batch comes from a registration whose fd was closed."""
+        if len({fd for fd, _ in events}) != len(events):
+            return True  # one number, two registrations: the old file's and the new one's
+        watches = self._watches
+        for fd, _ in events:
+            watch = watches.get(fd)
+            if watch is not None and watch.mask:
+                self.n_ctl += 1
+                try:
+                    self._epoll.modify(fd, watch.mask)
+                except OSError as exc:
+                    if exc.errno in _STALE_ERRNOS:
+                        return True
+                    raise
+        return False
+
+    def _rebuild(self):
+        """Replace the epoll instance, registering again every watched fd that is still open.
+
+        A registration outlives the close of its fd while a duplicate of the fd (another
+        process's, a dup()) keeps the file open, and epoll_ctl can no longer name it: only a new
+        instance forgets it. The waiters of fds found closed run once, so that a parked operation
+        fails with EBADF rather than waiting forever.
+        """
+        old, self._epoll = self._epoll, select.epoll()
+        old.close()
+        # The new instance may have taken the number of a closed fd: that fd is closed too.
+        own_fd = self._epoll.fileno()
+        for fd, watch in list(self._watches.items()):
+            if not watch.mask:
+                continue
+            if fd != own_fd:
+                self.n_ctl += 1
+                try:
+                    self._epoll.register(fd, watch.mask)
+                    continue
+                except OSError as exc:
+                    if exc.errno != errno.EBADF:
+                        raise
+            del self._watches[fd]
+            for waiter in (watch.reader, watch.writer):
+                if waiter is not None:
+                    self.on_ready(waiter)
 
 
 def _unwrap(waiter):
