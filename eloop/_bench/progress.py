@@ -20,7 +20,7 @@ class Progress:
         """Say that the next step, described by `text`, starts now."""
         if not self.enabled:
             return
-        line = f'{self._bar()} {self.done + 1}/{self.total} {self._remaining()} {text}'
+        line = ' '.join(filter(None, (self._bar(), f'{self.done + 1}/{self.total}', self._remaining(), text)))
         if self.redraw:
             self.stream.write('\r\x1b[K' + line)
         else:

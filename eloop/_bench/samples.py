@@ -32,8 +32,10 @@ def take(workload, loop, settings):
     measure = {'internals': _internals, 'echo': _echo, 'http': _http, 'c10k': _c10k}[workload.kind]
     try:
         return measure(workload, loop, settings)
-    except (procs.ChildError, native.BuildError, OSError) as exc:
+    except (procs.ChildError, native.BuildError) as exc:
         return {'error': str(exc)}
+    except Exception as exc:  # an unexpected answer is this cell's failure, not the run's end
+        return {'error': f'{type(exc).__name__}: {exc}'}
 
 
 def _python_child(module, loop, *args, cpu=None, stdin=False):
