@@ -163,6 +163,17 @@ def setup_loop_under_test(args, recorder):
     return factory, types
 
 
+def loop_info(module):
+    """What the loop's package says about itself (eloop.info(): compiled or pure, ...)."""
+    info = getattr(module, "info", None)
+    if not callable(info):
+        return None
+    try:
+        return json.loads(json.dumps(info(), default=repr))
+    except Exception as exc:  # informative only; never fails the run
+        return f"info() failed: {exc!r}"
+
+
 def _find_policy(args, factory):
     if args.policy:
         return _retarget.resolve(args.policy)
@@ -220,6 +231,7 @@ def run_module(args, sink):
         classifier.set_eloop(eloop_types, factory_module.split(".")[0])
         meta["eloop_types"] = sorted(f"{t.__module__}.{t.__qualname__}" for t in eloop_types)
         meta["loop_source"] = getattr(sys.modules[factory_module], "__file__", None)
+        meta["loop_info"] = loop_info(sys.modules[factory_module])
 
     test_utils = importlib.import_module(_suite.PACKAGE + ".utils")
     classifier.set_test_loop_class(getattr(test_utils, "TestLoop", None))

@@ -109,7 +109,15 @@ class LoopRecorder:
 
     def _note(self, table, loop):
         loop_type = type(loop)
-        entry = (self.classifier.kind(loop_type), f"{loop_type.__module__}.{loop_type.__qualname__}")
+        kind = self.classifier.kind(loop_type)
+        name = f"{loop_type.__module__}.{loop_type.__qualname__}"
+        if kind == ELOOP:
+            # A loop under test that tells its trigger mode gets it recorded, so that
+            # run.py can check an ET run really ran edge-triggered loops.
+            trigger = getattr(loop, "trigger", None)
+            if isinstance(trigger, str):
+                name += f"[trigger={trigger}]"
+        entry = (kind, name)
         with self._lock:
             table.setdefault(self._current, set()).add(entry)
 

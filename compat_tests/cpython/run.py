@@ -37,9 +37,10 @@ import _suite  # noqa: E402
 DRIVER = HERE / "_driver.py"
 PASSING = ("pass", "xfail")
 BROKEN = ("fail", "error", "xpass")
-# Modules started first, so two workers finish close together (measured on stock asyncio).
-SLOW_FIRST = ("test_events", "test_tasks", "test_sendfile", "test_subprocess", "test_ssl",
-              "test_streams", "test_sslproto", "test_queues", "test_locks")
+# Modules started first, so that the workers finish close together: the slowest on stock
+# asyncio, and the ones most likely to hang on a loop under development.
+SLOW_FIRST = ("test_tasks", "test_events", "test_ssl", "test_taskgroups", "test_subprocess",
+              "test_sslproto", "test_sendfile", "test_streams")
 
 
 # -- command line --------------------------------------------------------------------
@@ -132,6 +133,7 @@ class JobResult:
     problems: list = field(default_factory=list)  # hangs, crashes, fatal errors
     outside_ran: dict = field(default_factory=dict)
     loop_source: str = None
+    loop_info: object = None
     launches: int = 0
     seconds: float = 0.0
     log: str = ""
@@ -220,6 +222,7 @@ class Job:
                     result.planned = rec["planned"]
                     result.notes = rec["notes"]
                     result.loop_source = rec.get("loop_source")
+                    result.loop_info = rec.get("loop_info")
             elif kind == "start":
                 inflight = rec
             elif kind in ("test", "fixture"):
@@ -301,7 +304,11 @@ def child_env(args, label):
 
 def run_jobs(pairs, args, workdir, progress, only=None):
     """Runs (module, label) jobs on --jobs workers; returns {(module, label name): JobResult}."""
-    order = sorted(pairs, key=lambda p: (p[0] not in SLOW_FIRST, SLOW_FIRST.index(p[0]) if p[0] in SLOW_FIRST else 0))
+    def start_order(pair):
+        module = pair[0]
+        return SLOW_FIRST.index(module) if module in SLOW_FIRST else len(SLOW_FIRST)
+
+    order = sorted(pairs, key=start_order)  # stable: the rest keep the report's order
     results = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {}
@@ -365,6 +372,13 @@ def proof_line(res, loop):
             f"{p['created_only']} eloop-created-only, {p['no_loop']} no-loop{extra}")
 
 
+def wrong_trigger(res, trigger):
+    """Keys of tests where a loop under test ran in another trigger mode than asked."""
+    tag = f"[trigger={trigger}]"
+    return [key for key, rec in res.tests.items()
+            if any("[trigger=" in n and not n.endswith(tag) for n in rec.get("ran", {}).get("eloop", ()))]
+
+
 def proof_failures(results, labels):
     """Where the eloop runs do not prove anything about eloop."""
     failures = []
@@ -375,6 +389,8 @@ def proof_failures(results, labels):
         p, stock_ids = proof(res)
         for key in stock_ids:
             failures.append(f"{name} {key}: a stock asyncio loop ran ({res.tests[key]['ran']['stock']})")
+        for key in wrong_trigger(res, label.trigger):
+            failures.append(f"{name} {key}: a loop in another trigger mode ran ({res.tests[key]['ran']['eloop']})")
         if "stock" in res.outside_ran:
             failures.append(f"{name} {module}: a stock asyncio loop ran outside tests ({res.outside_ran['stock']})")
         if p["eloop"] == 0 and module not in _suite.NOT_ON_ELOOP and res.planned:
@@ -522,7 +538,8 @@ def to_json(args, modules, labels, results, baseline, verdict, failures, workdir
         runs.setdefault(name, {})[module] = {
             "status": res.status, "counts": counts(res), "proof": proof(res)[0],
             "notes": res.notes, "problems": res.problems, "seconds": res.seconds,
-            "launches": res.launches, "loop_source": res.loop_source, "log": res.log,
+            "launches": res.launches, "loop_source": res.loop_source, "loop_info": res.loop_info,
+            "log": res.log,
             "outside_ran": res.outside_ran,
             "tests": {k: {f: r.get(f) for f in ("outcome", "id", "detail", "ran", "created", "seconds")}
                       for k, r in sorted(res.tests.items())},
@@ -572,7 +589,7 @@ def main(argv=None):
             for note in res.notes:
                 out(f"note {module} {name}: {note}")
             if res.loop_source:
-                out(f"note {module} {name}: loop from {res.loop_source}")
+                out(f"note {module} {name}: loop from {res.loop_source} {res.loop_info or ''}")
     width = max([len(m) for m in modules] + [20])
     print_table(modules, labels, results, out, width)
     print_totals(modules, labels, results, out)
