@@ -113,4 +113,4 @@ def main(argv=None):
         except RuntimeError as exc:
             note(str(exc))
             return 1
-    return 0
+    return 0 if len(records) == len(plan) else 130  # 130: stopped by Ctrl-C, as a shell says
