@@ -14,11 +14,14 @@ from asyncio import tasks
 
 from . import _config
 from ._core import LoopCore
+from ._datagram import DatagramMixin
 from ._dns import ResolverMixin
+from ._pipes import PipesMixin
 from ._signals import SignalsMixin
 from ._sockets import SocketsMixin
+from ._subprocess import SubprocessMixin
 
-_MIXINS = [SocketsMixin, ResolverMixin, SignalsMixin]
+_MIXINS = [SocketsMixin, ResolverMixin, SignalsMixin, DatagramMixin, PipesMixin, SubprocessMixin]
 
 try:  # transports, servers, pipes and subprocesses, when that layer is present
     from ._network import NetworkMixin
