@@ -5,12 +5,14 @@ import functools
 import sys
 
 from asyncio import events
+from asyncio import unix_events
 
 from . import _config
 from ._loop import Loop
 
-_BasePolicy = getattr(events, 'BaseDefaultEventLoopPolicy', None) or \
-    getattr(events, '_BaseDefaultEventLoopPolicy')
+# asyncio's Unix policy: on 3.10-3.13 it also carries the child-watcher API
+# (asyncio.get_child_watcher/set_child_watcher), which programs call and eloop's subprocesses honour.
+_BasePolicy = unix_events._UnixDefaultEventLoopPolicy
 
 
 def new_event_loop(**options):

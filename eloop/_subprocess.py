@@ -10,6 +10,8 @@ running Python. The pipes are eloop's own pipe transports.
 The process's exit is noticed through a pidfd parked with the poller like any other fd: no thread
 and no SIGCHLD handler. Where the kernel has no pidfd_open (before Linux 5.3, or a sandbox that
 forbids it), a thread per process waits in os.waitpid, as asyncio's ThreadedChildWatcher does.
+A child watcher that a program installed itself with asyncio's API (3.10-3.13) is used instead,
+as asyncio would, unless it is asyncio's thread or pidfd watcher, which eloop replaces.
 """
 
 import itertools
@@ -18,7 +20,9 @@ import subprocess
 import threading
 
 from asyncio import base_subprocess
+from asyncio import events
 from asyncio import log
+from asyncio import unix_events
 
 from ._handles import Handle
 
@@ -160,19 +164,72 @@ class SubprocessMixin:
 
     async def _make_subprocess_transport(self, protocol, args, shell, stdin, stdout, stderr,
                                          bufsize, extra=None, **kwargs):
+        watcher = installed_child_watcher()
+        if watcher is not None:
+            return await self._make_watched_subprocess_transport(
+                watcher, protocol, args, shell, stdin, stdout, stderr, bufsize, extra, kwargs)
         waiter = self.create_future()
         transport = SubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr,
                                         bufsize, waiter=waiter, extra=extra, **kwargs)
         watch_exit(self, transport)
-        try:
-            await waiter
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException:
-            transport.close()
-            await transport._wait()
-            raise
+        await _connect_or_close(transport, waiter)
         return transport
+
+    async def _make_watched_subprocess_transport(self, watcher, protocol, args, shell, stdin,
+                                                 stdout, stderr, bufsize, extra, kwargs):
+        """asyncio's way, for a child watcher the program installed: it reports the exit."""
+        with watcher as watcher:
+            if not watcher.is_active():
+                # Refuse before the process is started: nobody would notice its exit.
+                raise RuntimeError('asyncio.get_child_watcher() is not activated, '
+                                   'subprocess support is not installed.')
+            waiter = self.create_future()
+            transport = SubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr,
+                                            bufsize, waiter=waiter, extra=extra, **kwargs)
+            watcher.add_child_handler(transport.get_pid(), self._child_watcher_callback,
+                                      transport)
+            await _connect_or_close(transport, waiter)
+        return transport
+
+    def _child_watcher_callback(self, pid, returncode, transport):
+        self.call_soon_threadsafe(transport._process_exited, returncode)
+
+
+async def _connect_or_close(transport, waiter):
+    """Wait until the pipes are connected; on failure close the transport and reap the child."""
+    try:
+        await waiter
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException:
+        transport.close()
+        await transport._wait()
+        raise
+
+
+def installed_child_watcher():
+    """The child watcher a program installed with asyncio's API (3.10-3.13), if it must be used.
+
+    A watcher that reaps children itself (asyncio's SIGCHLD-based ones) or a program's own must
+    see every child, or it would collect statuses eloop then misses. asyncio's thread and pidfd
+    watchers are left out: eloop does what they do, with no private API of the loop.
+    """
+    policy = _current_policy()
+    watcher = getattr(policy, '_watcher', None)  # asyncio's Unix policy keeps it there
+    if watcher is None or isinstance(watcher, _EQUIVALENT_WATCHERS):
+        return None
+    return watcher
+
+
+def _current_policy():
+    get_policy = getattr(events, '_get_event_loop_policy', None)  # 3.14 deprecates the public
+    return get_policy() if get_policy is not None else events.get_event_loop_policy()
+
+
+_EQUIVALENT_WATCHERS = tuple(
+    cls for cls in (getattr(unix_events, 'ThreadedChildWatcher', None),
+                    getattr(unix_events, 'PidfdChildWatcher', None))
+    if cls is not None)
 
 
 def _check_binary_unbuffered(bufsize, text, encoding, errors):

@@ -272,3 +272,70 @@ def test_status_taken_by_someone_else_is_255_or_what_popen_saw(run, caplog):
         return transport.get_returncode()
     assert run(main(), timeout=30) == 255
     assert 'exit status already read' in caplog.text
+
+
+@pytest.fixture
+def eloop_policy():
+    """eloop's policy installed for the test, the previous one restored after it."""
+    import warnings
+    import eloop
+    previous = asyncio.get_event_loop_policy()
+    policy = eloop.EventLoopPolicy()
+    asyncio.set_event_loop_policy(policy)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)  # the watcher API, from 3.12
+        yield policy
+    asyncio.set_event_loop_policy(previous)
+
+
+class ThreadWatcher(asyncio.AbstractChildWatcher if hasattr(asyncio, 'AbstractChildWatcher')
+                    else object):
+    """A program's own child watcher: reports each exit from a thread, counting the calls."""
+
+    def __init__(self, active=True):
+        self.active = active
+        self.handled = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+    def is_active(self):
+        return self.active
+
+    def add_child_handler(self, pid, callback, *args):
+        self.handled.append(pid)
+
+        def wait():
+            _, status = os.waitpid(pid, 0)
+            callback(pid, os.waitstatus_to_exitcode(status), *args)
+        threading.Thread(target=wait, daemon=True).start()
+
+    def remove_child_handler(self, pid):
+        return True
+
+    def attach_loop(self, loop):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.skipif(not hasattr(asyncio, 'set_child_watcher'),
+                    reason='Python 3.14 has no child watchers')
+def test_a_child_watcher_the_program_installed_is_used(run, eloop_policy):
+    async def main():
+        inactive = ThreadWatcher(active=False)
+        asyncio.set_child_watcher(inactive)
+        with pytest.raises(RuntimeError):
+            await asyncio.create_subprocess_exec(PY, '-c', 'pass')
+        assert inactive.handled == []
+
+        watcher = ThreadWatcher()
+        asyncio.set_child_watcher(watcher)
+        proc = await asyncio.create_subprocess_exec(PY, '-c', 'raise SystemExit(3)')
+        assert await proc.wait() == 3
+        assert watcher.handled == [proc.pid]
+    run(main(), timeout=30)
