@@ -456,11 +456,6 @@ class LoopCore:
         # attribute to describe the loop's I/O multiplexer; eloop's is its poller.
         return self._poller
 
-    def _stop_serving(self, sock):
-        """Stop watching a listening socket and close it (asyncio's selector-loop helper)."""
-        self.remove_reader(sock.fileno())
-        sock.close()
-
     def _ensure_fd_no_transport(self, fd):
         """Refuse to let the readiness API take over an fd that one of eloop's transports owns."""
         transport = self._transports.get(fd)

@@ -16,18 +16,14 @@ from . import _config
 from ._core import LoopCore
 from ._datagram import DatagramMixin
 from ._dns import ResolverMixin
+from ._network import NetworkMixin
 from ._pipes import PipesMixin
 from ._signals import SignalsMixin
 from ._sockets import SocketsMixin
 from ._subprocess import SubprocessMixin
 
-_MIXINS = [SocketsMixin, ResolverMixin, SignalsMixin, DatagramMixin, PipesMixin, SubprocessMixin]
-
-try:  # transports, servers, pipes and subprocesses, when that layer is present
-    from ._network import NetworkMixin
-    _MIXINS.insert(0, NetworkMixin)
-except ImportError:  # pragma: no cover - the layer is part of every release
-    pass
+_MIXINS = [NetworkMixin, SocketsMixin, ResolverMixin, SignalsMixin, DatagramMixin, PipesMixin,
+           SubprocessMixin]
 
 
 class Loop(LoopCore, *_MIXINS, asyncio.AbstractEventLoop):
@@ -46,6 +42,10 @@ class Loop(LoopCore, *_MIXINS, asyncio.AbstractEventLoop):
         self._asyncgens = weakref.WeakSet()
         self._asyncgens_shutdown_called = False
         self._servers = set()
+        # The acceptors of listening sockets by fd, and the inodes of Unix socket files to remove
+        # when their server closes (eloop._network).
+        self._acceptors = {}
+        self._unix_server_sockets = {}
 
     def __repr__(self):
         return (f'<{self.__class__.__name__} running={self.is_running()} '
