@@ -39,6 +39,11 @@ class Operation:
         """Called by the loop when the poller reports the fd ready."""
         if self._cancelled:
             return
+        if self.future.done():
+            # Cancelled after its readiness was queued, before on_future_done could withdraw it:
+            # data it received now would be lost.
+            self.proactor.withdraw(self)
+            return
         try:
             result = self.perform()
         except (BlockingIOError, InterruptedError):

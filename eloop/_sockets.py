@@ -4,6 +4,7 @@ import errno
 import io
 import os
 import socket
+import stat
 
 from asyncio import exceptions
 
@@ -54,6 +55,7 @@ class SocketsMixin:
     async def sock_sendall(self, sock, data):
         """Send all of data; returns None once the kernel has taken every byte."""
         check_socket(sock)
+        self._check_closed()
         if not data:
             return None
         try:
@@ -78,6 +80,7 @@ class SocketsMixin:
     async def sock_connect(self, sock, address):
         """Connect a non-blocking socket to address (resolved first if it is a host name)."""
         check_socket(sock)
+        self._check_closed()
         if sock.family == socket.AF_INET or (_HAS_IPV6 and sock.family == socket.AF_INET6):
             resolved = await self._ensure_resolved(
                 address, family=sock.family, type=sock.type, proto=sock.proto)
@@ -105,6 +108,7 @@ class SocketsMixin:
 
     async def _submit(self, op_class, sock, *args):
         """Run one operation through the completion queue and wait for its completion."""
+        self._check_closed()
         self._ensure_fd_no_transport(sock.fileno())
         fut = self.create_future()
         self._proactor.submit(op_class(self._proactor, sock, fut, *args))
@@ -118,6 +122,7 @@ class SocketsMixin:
     async def sock_sendfile(self, sock, file, offset=0, count=None, *, fallback=True):
         """Send a file over a socket: zero-copy os.sendfile, or read/send if it cannot be used."""
         check_socket(sock)
+        self._check_closed()
         self._check_sendfile_params(sock, file, offset, count)
         try:
             return await self._sock_sendfile_native(sock, file, offset, count)
@@ -147,9 +152,14 @@ class SocketsMixin:
         except (AttributeError, io.UnsupportedOperation):
             raise exceptions.SendfileNotAvailableError('not a regular file')
         try:
-            file_size = os.fstat(file_fd).st_size
+            file_stat = os.fstat(file_fd)
         except OSError:
             raise exceptions.SendfileNotAvailableError('not a regular file')
+        if not stat.S_ISREG(file_stat.st_mode):
+            # A pipe's or a socket's size says nothing of what is left to read (asyncio would
+            # send nothing and return 0): the fallback reads it to its end.
+            raise exceptions.SendfileNotAvailableError('not a regular file')
+        file_size = file_stat.st_size
         if not (count or file_size):
             return 0  # an empty file
         self._ensure_fd_no_transport(sock.fileno())
@@ -193,5 +203,8 @@ class SocketsMixin:
             return total_sent
         finally:
             if total_sent > 0 and hasattr(file, 'seek'):
-                file.seek(offset + total_sent)
+                try:
+                    file.seek(offset + total_sent)
+                except io.UnsupportedOperation:
+                    pass  # a pipe: its position is where the reads left it
 
