@@ -1,6 +1,7 @@
 """Shared fixtures: every test that takes `loop` runs once per trigger mode."""
 
 import asyncio
+import socket
 
 import pytest
 
@@ -28,3 +29,14 @@ def run(loop):
     def run_with_timeout(coro, timeout=5.0):
         return loop.run_until_complete(asyncio.wait_for(coro, timeout))
     return run_with_timeout
+
+
+@pytest.fixture
+def pair():
+    """A connected pair of non-blocking stream sockets, closed after the test."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()

@@ -12,17 +12,6 @@ import eloop
 from eloop import _epoll
 
 
-@pytest.fixture
-def pair():
-    """A connected pair of non-blocking stream sockets, closed after the test."""
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    yield a, b
-    a.close()
-    b.close()
-
-
 def run_for(loop, seconds):
     """Run the loop for `seconds`; return (iterations, CPU seconds) spent meanwhile."""
     loop.call_later(seconds, loop.stop)

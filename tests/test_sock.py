@@ -12,17 +12,6 @@ import pytest
 
 
 @pytest.fixture
-def pair():
-    """A connected pair of non-blocking stream sockets, closed after the test."""
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    b.setblocking(False)
-    yield a, b
-    a.close()
-    b.close()
-
-
-@pytest.fixture
 def listener():
     """A non-blocking TCP socket listening on 127.0.0.1."""
     sock = socket.socket()
