@@ -17,6 +17,7 @@ as asyncio would, unless it is asyncio's thread or pidfd watcher, which eloop re
 import itertools
 import os
 import subprocess
+import sys
 import threading
 
 from asyncio import base_subprocess
@@ -28,6 +29,8 @@ from ._handles import Handle
 
 # Returned for a process whose status was collected by someone else (asyncio's value).
 UNKNOWN_RETURNCODE = 255
+# Up to 3.11 asyncio uses the object a child watcher's __enter__ returns; from 3.12 the watcher.
+USE_WHAT_ENTER_RETURNS = sys.version_info < (3, 12)
 
 _thread_counter = itertools.count()
 
@@ -178,7 +181,9 @@ class SubprocessMixin:
     async def _make_watched_subprocess_transport(self, watcher, protocol, args, shell, stdin,
                                                  stdout, stderr, bufsize, extra, kwargs):
         """asyncio's way, for a child watcher the program installed: it reports the exit."""
-        with watcher as watcher:
+        with watcher as entered:
+            if USE_WHAT_ENTER_RETURNS:
+                watcher = entered
             if not watcher.is_active():
                 # Refuse before the process is started: nobody would notice its exit.
                 raise RuntimeError('asyncio.get_child_watcher() is not activated, '

@@ -288,52 +288,56 @@ def eloop_policy():
     asyncio.set_event_loop_policy(previous)
 
 
-class ThreadWatcher(asyncio.AbstractChildWatcher if hasattr(asyncio, 'AbstractChildWatcher')
-                    else object):
+def make_thread_watcher(active=True):
     """A program's own child watcher: reports each exit from a thread, counting the calls."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)  # subclassing it, from 3.12
 
-    def __init__(self, active=True):
-        self.active = active
-        self.handled = []
+        class ThreadWatcher(asyncio.AbstractChildWatcher):
+            def __init__(self):
+                self.handled = []
 
-    def __enter__(self):
-        return self
+            def __enter__(self):
+                return self
 
-    def __exit__(self, *exc_info):
-        pass
+            def __exit__(self, *exc_info):
+                pass
 
-    def is_active(self):
-        return self.active
+            def is_active(self):
+                return active
 
-    def add_child_handler(self, pid, callback, *args):
-        self.handled.append(pid)
+            def add_child_handler(self, pid, callback, *args):
+                self.handled.append(pid)
 
-        def wait():
-            _, status = os.waitpid(pid, 0)
-            callback(pid, os.waitstatus_to_exitcode(status), *args)
-        threading.Thread(target=wait, daemon=True).start()
+                def wait():
+                    _, status = os.waitpid(pid, 0)
+                    callback(pid, os.waitstatus_to_exitcode(status), *args)
+                threading.Thread(target=wait, daemon=True).start()
 
-    def remove_child_handler(self, pid):
-        return True
+            def remove_child_handler(self, pid):
+                return True
 
-    def attach_loop(self, loop):
-        pass
+            def attach_loop(self, loop):
+                pass
 
-    def close(self):
-        pass
+            def close(self):
+                pass
+
+    return ThreadWatcher()
 
 
 @pytest.mark.skipif(not hasattr(asyncio, 'set_child_watcher'),
                     reason='Python 3.14 has no child watchers')
 def test_a_child_watcher_the_program_installed_is_used(run, eloop_policy):
     async def main():
-        inactive = ThreadWatcher(active=False)
+        inactive = make_thread_watcher(active=False)
         asyncio.set_child_watcher(inactive)
         with pytest.raises(RuntimeError):
             await asyncio.create_subprocess_exec(PY, '-c', 'pass')
         assert inactive.handled == []
 
-        watcher = ThreadWatcher()
+        watcher = make_thread_watcher()
         asyncio.set_child_watcher(watcher)
         proc = await asyncio.create_subprocess_exec(PY, '-c', 'raise SystemExit(3)')
         assert await proc.wait() == 3
