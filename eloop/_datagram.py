@@ -58,6 +58,7 @@ class DatagramTransport(ReadingControl, FdTransportBase, transports._FlowControl
         self._conn_lost = 0  # set when connection_lost is scheduled
         self._closing = False
         self._paused = False
+        self._recv_view = loop._shared_recv_view()[:self.max_size]
         self._reader = Handle(self._read_ready, (), loop, None)
         self._writer = Handle(self._write_ready, (), loop, None)
         # Reading starts once connection_made() has been called.
@@ -85,7 +86,9 @@ class DatagramTransport(ReadingControl, FdTransportBase, transports._FlowControl
             if self._conn_lost or not self.is_reading():
                 return  # paused or closed by the protocol, or a stale run from the ready queue
             try:
-                data, addr = self._sock.recvfrom(self.max_size)
+                # Into the loop's buffer: recvfrom(max_size) would allocate (and fault in)
+                # max_size bytes for each datagram, however small.
+                nbytes, addr = self._sock.recvfrom_into(self._recv_view)
             except BlockingIOError:
                 loop._poller.readable_exhausted(self._sock_fd)
                 return
@@ -98,7 +101,7 @@ class DatagramTransport(ReadingControl, FdTransportBase, transports._FlowControl
                 self._fatal_error(exc, 'Fatal read error on datagram transport')
                 return
             try:
-                self._protocol.datagram_received(data, addr)
+                self._protocol.datagram_received(bytes(self._recv_view[:nbytes]), addr)
             except BaseException:
                 # The Handle reports the error; more datagrams may wait that no new edge
                 # would announce in ET mode.

@@ -86,6 +86,7 @@ class ReadPipeTransport(ReadingControl, _PipeEnd, transports.ReadTransport):
         # no edge of its own, so a read that returned less than asked may still meet EOF.
         self._read_until_eagain = loop._poller.edge_triggered
         self._fd = self._fileno
+        self._recv_view = loop._shared_recv_view()[:self.max_size]
         self._reader = Handle(self._read_ready, (), loop, None)
         # Reading starts once connection_made() has been called.
         start_transport(loop, self, self._fileno, self._start_reading, waiter)
@@ -103,24 +104,26 @@ class ReadPipeTransport(ReadingControl, _PipeEnd, transports.ReadTransport):
             if not self.is_reading():
                 return  # paused or closed by the protocol, or a stale run from the ready queue
             try:
-                data = os.read(self._fileno, self.max_size)
+                # Into the loop's buffer: os.read(max_size) would allocate (and fault in)
+                # max_size bytes for each read, however little the pipe holds.
+                nbytes = os.readv(self._fileno, (self._recv_view,))
             except BlockingIOError:
                 loop._poller.readable_exhausted(self._fileno)
                 return
             except OSError as exc:
                 self._fatal_error(exc, 'Fatal read error on pipe transport')
                 return
-            if not data:
+            if not nbytes:
                 self._on_eof()
                 return
             try:
-                self._protocol.data_received(data)
+                self._protocol.data_received(bytes(self._recv_view[:nbytes]))
             except BaseException:
                 # The Handle reports the error; the fd may still hold data that no new edge
                 # would announce in ET mode.
                 requeue_in_edge_mode(loop, self._reader)
                 raise
-            if len(data) < self.max_size and not self._read_until_eagain:
+            if nbytes < len(self._recv_view) and not self._read_until_eagain:
                 return
         requeue_in_edge_mode(loop, self._reader)
 
