@@ -1,6 +1,7 @@
 """Futures, tasks, the exception handler, debug mode, async generators and eloop's public API."""
 
 import asyncio
+import contextvars
 import gc
 import logging
 import os
@@ -53,6 +54,7 @@ def test_create_task_name_and_result(run, loop):
     assert run(main()) == 'worker'
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason='Task(context=) is new in Python 3.11')
 def test_task_factory(run, loop):
     made = []
 
@@ -67,10 +69,13 @@ def test_task_factory(run, loop):
     async def child():
         return 7
 
+    ctx = contextvars.copy_context()
+
     async def main():
-        return await loop.create_task(child(), name='made by factory')
+        assert await loop.create_task(child(), name='made by factory') == 7
+        return await loop.create_task(child(), context=ctx)
     assert run(main()) == 7
-    assert len(made) >= 2  # the wait_for wrapper's task and ours
+    assert made[-1] is ctx  # the factory is given the context
     loop.set_task_factory(None)
     assert loop.get_task_factory() is None
     with pytest.raises(TypeError):
@@ -532,6 +537,7 @@ def test_install_sets_the_policy():
         asyncio.set_event_loop_policy(saved)
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason='asyncio.Runner is new in Python 3.11')
 def test_stdlib_runner_with_eloop_loop_factory(trigger):
     async def main():
         return type(asyncio.get_running_loop())
