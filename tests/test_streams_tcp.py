@@ -78,6 +78,18 @@ class Recorder(asyncio.Protocol):
         self.lost.set_result(exc)
 
 
+class Served(list):
+    """A protocol factory that keeps every protocol it made, in order."""
+
+    def __init__(self, make_protocol=Recorder):
+        super().__init__()
+        self.make_protocol = make_protocol
+
+    def __call__(self):
+        self.append(self.make_protocol())
+        return self[-1]
+
+
 async def tcp_pair(make_server_protocol=Recorder, make_client_protocol=Recorder, **server_kw):
     """A connected client (transport, protocol) and the server's protocol."""
     loop = asyncio.get_running_loop()
