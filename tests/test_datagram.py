@@ -427,3 +427,17 @@ def test_transport_is_an_asyncio_datagram_transport(run):
         transport.abort()
         await asyncio.sleep(0)
     run(main())
+
+
+def test_a_send_error_goes_to_error_received(run):
+    async def main():
+        loop = asyncio.get_running_loop()
+        transport, proto = await loop.create_datagram_endpoint(
+            Recorder, local_addr=('127.0.0.1', 0))
+        # Larger than any UDP datagram can be: the kernel refuses it with EMSGSIZE.
+        transport.sendto(bytes(70_000), transport.get_extra_info('sockname'))
+        assert len(proto.errors) == 1 and isinstance(proto.errors[0], OSError)
+        assert not transport.is_closing()
+        transport.close()
+        assert await proto.lost is None
+    run(main())

@@ -218,10 +218,11 @@ def test_write_eof_abort_and_can_write_eof(run):
         transport, proto = await loop.connect_write_pipe(Writer, w)
         assert transport.can_write_eof()
         transport.write(b'abc')
+        transport.writelines([b'de', bytearray(b'f'), memoryview(b'gh')])
         transport.write_eof()
         assert transport.is_closing()
         assert await proto.lost is None
-        assert r.read() == b'abc'
+        assert r.read() == b'abcdefgh'
         r.close()
 
         r, w = open_pipe()
