@@ -12,7 +12,9 @@ from ._loop import Loop
 
 # asyncio's Unix policy: on 3.10-3.13 it also carries the child-watcher API
 # (asyncio.get_child_watcher/set_child_watcher), which programs call and eloop's subprocesses honour.
-_BasePolicy = unix_events._UnixDefaultEventLoopPolicy
+_BasePolicy = (getattr(unix_events, '_UnixDefaultEventLoopPolicy', None)
+               or getattr(events, 'BaseDefaultEventLoopPolicy', None)
+               or getattr(events, '_BaseDefaultEventLoopPolicy'))
 
 
 def new_event_loop(**options):
