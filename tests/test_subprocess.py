@@ -269,6 +269,7 @@ def test_status_taken_by_someone_else_is_255_or_what_popen_saw(run, caplog):
         # blocks the loop until the process exits, so the loop cannot have collected it.
         os.waitpid(transport.get_pid(), 0)
         await proto.done
+        transport.close()
         return transport.get_returncode()
     assert run(main(), timeout=30) == 255
     assert 'exit status already read' in caplog.text
