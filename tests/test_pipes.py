@@ -370,3 +370,33 @@ def test_the_fd_belongs_to_the_transport(run):
         assert r.closed
         w.close()
     run(main())
+
+
+def test_many_pipes_at_once_lose_nothing(run):
+    """20 pipes fed from threads in random-sized bursts: every byte and every EOF arrives."""
+    import random
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        rng = random.Random(7)
+        plans, readers, threads = [], [], []
+        for _ in range(20):
+            r, w = open_pipe()
+            chunks = [os.urandom(rng.choice((1, 100, 4096, 65536, 200_000))) for _ in range(12)]
+            plans.append(hashlib.sha256(b''.join(chunks)).hexdigest())
+            _, reader = await loop.connect_read_pipe(Reader, r)
+            readers.append(reader)
+
+            def feed(w=w, chunks=chunks):
+                for chunk in chunks:
+                    w.write(chunk)
+                w.close()
+            threads.append(threading.Thread(target=feed))
+        for thread in threads:
+            thread.start()
+        await asyncio.gather(*(reader.lost for reader in readers))
+        for thread in threads:
+            thread.join()
+        assert [reader.digest.hexdigest() for reader in readers] == plans
+        assert all(reader.events[-2:] == ['eof', ('lost', None)] for reader in readers)
+    run(main(), timeout=60)
