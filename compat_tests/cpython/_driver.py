@@ -48,6 +48,7 @@ class RecordingResult(unittest.TestResult):
         self.sink = sink
         self.recorder = recorder
         self.test_timeout = test_timeout
+        self._test_id = None  # the test being recorded
         self._outcome = None
         self._detail = ""
         self._started = None
@@ -56,6 +57,10 @@ class RecordingResult(unittest.TestResult):
 
     def startTest(self, test):
         super().startTest(test)
+        self._begin(test)
+
+    def _begin(self, test):
+        self._test_id = test.id()
         self._outcome, self._detail = None, ""
         self._started = time.monotonic()
         self.started_ids.add(test.id())
@@ -66,7 +71,14 @@ class RecordingResult(unittest.TestResult):
             # run.py records the test as hung and resumes the module after it.
             faulthandler.dump_traceback_later(self.test_timeout, exit=True)
 
+    def _ensure_begun(self, test):
+        """Some unittest versions (3.12.1) report a skipped test without startTest."""
+        test = getattr(test, "test_case", test)  # a subTest reports under its test
+        if test.id() != self._test_id:
+            self._begin(test)
+
     def stopTest(self, test):
+        self._ensure_begun(test)
         if self.test_timeout:
             faulthandler.cancel_dump_traceback_later()
         ran, created = self.recorder.end(test.id())
@@ -75,9 +87,11 @@ class RecordingResult(unittest.TestResult):
                         detail=self._detail if self._outcome else "no outcome reported",
                         ran=ran, created=created,
                         seconds=round(time.monotonic() - self._started, 3))
+        self._test_id = None
         super().stopTest(test)
 
-    def _set(self, outcome, detail=""):
+    def _set(self, test, outcome, detail=""):
+        self._ensure_begun(test)
         if self._outcome is None or _RANK[outcome] > _RANK[self._outcome]:
             self._outcome, self._detail = outcome, detail
 
@@ -91,39 +105,39 @@ class RecordingResult(unittest.TestResult):
 
     def addSuccess(self, test):
         super().addSuccess(test)
-        self._set("pass")
+        self._set(test, "pass")
 
     def addError(self, test, err):
         super().addError(test, err)
         if not isinstance(test, unittest.TestCase):
             self._fixture(test, "error", self._exc_info_to_string(err, test))
         else:
-            self._set("error", self._exc_info_to_string(err, test))
+            self._set(test, "error", self._exc_info_to_string(err, test))
 
     def addFailure(self, test, err):
         super().addFailure(test, err)
-        self._set("fail", self._exc_info_to_string(err, test))
+        self._set(test, "fail", self._exc_info_to_string(err, test))
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         if not isinstance(test, unittest.TestCase):
             self._fixture(test, "skip", reason)
         else:
-            self._set("skip", reason)
+            self._set(test, "skip", reason)
 
     def addExpectedFailure(self, test, err):
         super().addExpectedFailure(test, err)
-        self._set("xfail")
+        self._set(test, "xfail")
 
     def addUnexpectedSuccess(self, test):
         super().addUnexpectedSuccess(test)
-        self._set("xpass", "unexpected success")
+        self._set(test, "xpass", "unexpected success")
 
     def addSubTest(self, test, subtest, err):
         super().addSubTest(test, subtest, err)
         if err is not None:
             outcome = "fail" if issubclass(err[0], test.failureException) else "error"
-            self._set(outcome, f"{subtest.id()}\n" + self._exc_info_to_string(err, test))
+            self._set(test, outcome, f"{subtest.id()}\n" + self._exc_info_to_string(err, test))
 
 
 def parse_args(argv):
@@ -201,6 +215,17 @@ def select(tests, dropped, skip, only):
     return [t for t in tests if wanted(t)]
 
 
+def drop_stock_only(tests, spec, notes):
+    kept = []
+    for test in tests:
+        reason = spec.stock_only_reason(_retarget.key_of(test))
+        if reason:
+            notes.append(f"not run on eloop: {_retarget.key_of(test)}: {reason}")
+        else:
+            kept.append(test)
+    return kept
+
+
 def report_unstarted(tests, result, sink):
     """Tests that never started (a class or module fixture failed or skipped) get a
     record too, with that fixture's outcome, so no planned test goes unaccounted for."""
@@ -251,6 +276,8 @@ def run_module(args, sink):
     loader = unittest.TestLoader()
     tests = select(collect(loader.loadTestsFromModule(module)), dropped,
                    read_keys(args.skip), read_keys(args.only))
+    if args.loop == "eloop":
+        tests = drop_stock_only(tests, _suite.spec_for(args.module), notes)
     sink.write(type="meta", notes=notes, planned=[_retarget.key_of(t) for t in tests], **meta)
 
     result = RecordingResult(sink, recorder, args.test_timeout)

@@ -127,14 +127,24 @@ class ModuleSpec:
     # asyncio's private attributes or mock its modules. They still run on eloop, but a
     # failure there is reported as "stock-internal", not as a regression.
     stock_internal: dict = field(default_factory=dict)
+    # Tests that explicitly ask for a stock loop class (and assert they got it): not run
+    # in the eloop run, where a stock loop running would fail the proof.
+    stock_only: dict = field(default_factory=dict)
 
     def stock_internal_reason(self, key):
         """Why the test keyed 'module.Class.method' is stock-internal, or None."""
-        class_and_method = key.split(".", 1)[-1]
-        for pattern, reason in self.stock_internal.items():
-            if fnmatch.fnmatchcase(class_and_method, pattern):
-                return reason
-        return None
+        return _match(self.stock_internal, key)
+
+    def stock_only_reason(self, key):
+        return _match(self.stock_only, key)
+
+
+def _match(patterns, key):
+    class_and_method = key.split(".", 1)[-1]
+    for pattern, reason in patterns.items():
+        if fnmatch.fnmatchcase(class_and_method, pattern):
+            return reason
+    return None
 
 
 SPECS = {
@@ -178,7 +188,13 @@ SPECS = {
              "SubprocessMultiLoopWatcherTests"),
             via="setUp", mixin="SubprocessMixin"),),
     ),
-    "test_runners": ModuleSpec(base_hooks=(BaseHook("BaseTest", build="runner_new_loop"),)),
+    "test_runners": ModuleSpec(
+        base_hooks=(BaseHook("BaseTest", build="runner_new_loop"),),
+        stock_only={
+            "*.test_loop_factory_default_event_loop":
+                "runs asyncio.EventLoop and asserts it is a SelectorEventLoop (3.13+)",
+        },
+    ),
     "test_pep492": ModuleSpec(base_hooks=(BaseHook("BaseTest", build="setUp"),)),
     "test_unix_events": ModuleSpec(
         hooks=(LoopHook(("SelectorEventLoopUnixSocketTests",), via="setUp"),),

@@ -1,0 +1,183 @@
+"""pytest plugin of the suite runner: the outcome of each test, the loops each test really
+ran on, and the deselect list.
+
+Loaded with `-p eloop_compat_loopcheck --loopcheck-dir DIR`. Every process writes JSON
+lines into DIR: the process that runs a test (the only one, or an xdist worker) writes
+{"id", "ran"} with the kinds of loops that ran during its setup, call and teardown; the
+process that reports (the only one, or xdist's controller, which also sees crashed
+workers) writes {"id", "outcomes", "message"}. run.py merges them by test id.
+
+The loops are seen through asyncio's `_set_running_loop`, wrapped here before any test
+module or eloop is imported (compat_tests/cpython/_proof.py, shared with the CPython
+runner): every loop that runs, stock or eloop, must call it.
+"""
+
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+_PROOF_PATH = Path(__file__).resolve().parents[2] / "cpython" / "_proof.py"
+
+
+def _load_proof():
+    spec = importlib.util.spec_from_file_location("eloop_compat_proof", _PROOF_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_proof = _load_proof()
+_classifier = _proof.Classifier()
+_classifier.set_eloop((), "eloop")
+_recorder = _proof.LoopRecorder(_classifier)
+_recorder.install()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("eloop_compat_loopcheck")
+    group.addoption("--loopcheck-dir", default=None, help="write per-test outcomes and loops here")
+    group.addoption("--loopcheck-deselect", default=None,
+                    help="file of test id patterns (fnmatch) to deselect, each with '# reason'")
+    group.addoption("--loopcheck-anyio-backend", default=None,
+                    help="keep only tests whose anyio_backend is this backend with no loop_factory "
+                         "of its own (or that have no anyio_backend)")
+
+
+# -- deselection ------------------------------------------------------------------------
+
+def read_deselect_list(path):
+    """[(pattern, reason)]: one test id pattern per line, '# reason' after it."""
+    entries = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pattern, _, reason = line.partition("#")
+        if not reason.strip():
+            raise pytest.UsageError(f"{path}:{number}: a deselected test needs '# reason'")
+        entries.append((pattern.strip(), reason.strip()))
+    return entries
+
+
+def _pattern_regex(pattern):
+    # fnmatch without its [seq] classes: test ids are full of brackets.
+    return re.compile("".join(".*" if c == "*" else re.escape(c) for c in pattern) + r"\Z")
+
+
+def _is_plain_backend(item, backend_name):
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "anyio_backend" not in params:
+        return True
+    backend = params["anyio_backend"]
+    if isinstance(backend, str):
+        return backend == backend_name
+    name, options = backend
+    return name == backend_name and "loop_factory" not in options and not options.get("use_uvloop")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    deselected = []
+    backend_name = config.getoption("loopcheck_anyio_backend")
+    if backend_name:
+        deselected += [item for item in items if not _is_plain_backend(item, backend_name)]
+    path = config.getoption("loopcheck_deselect")
+    if path:
+        patterns = [(_pattern_regex(p), p) for p, _ in read_deselect_list(path)]
+        used = set()
+        for item in items:
+            for regex, pattern in patterns:
+                if regex.match(item.nodeid):
+                    deselected.append(item)
+                    used.add(pattern)
+                    break
+        _write(config, {"deselect_unused": [p for _, p in patterns if p not in used]})
+    if deselected:
+        chosen = set(map(id, deselected))
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if id(item) not in chosen]
+
+
+# -- loops and outcomes ----------------------------------------------------------------
+
+def _is_xdist_worker(config):
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _recorder.begin(item.nodeid)
+    try:
+        yield
+    finally:
+        ran, created = _recorder.end(item.nodeid)
+        _write(item.config, {"id": item.nodeid, "ran": ran, "created": created})
+
+
+def pytest_runtest_logreport(report):
+    config = _CONFIG.get("config")
+    if config is None or _is_xdist_worker(config):
+        return
+    outcome = _outcome_of(report)
+    if outcome is None:
+        return
+    record = {"id": report.nodeid, "outcome": outcome, "when": report.when}
+    if outcome in ("failed", "error", "xpassed"):
+        record["message"] = _one_line(report)
+    _write(config, record)
+
+
+def pytest_collectreport(report):
+    config = _CONFIG.get("config")
+    if config is None or _is_xdist_worker(config) or not report.failed:
+        return
+    _write(config, {"id": report.nodeid, "outcome": "error", "when": "collect",
+                    "message": _one_line(report)})
+
+
+def _outcome_of(report):
+    """pytest's way of counting: a failing setup or teardown is an error, an
+    xfail marker turns a skip into xfailed and a pass into xpassed."""
+    wasxfail = hasattr(report, "wasxfail")
+    if report.when == "call":
+        if wasxfail:
+            return "xfailed" if report.skipped else "xpassed" if report.passed else "failed"
+        return report.outcome
+    if report.failed:
+        return "error"
+    if report.skipped:
+        return "xfailed" if wasxfail else "skipped"
+    return None
+
+
+def _one_line(report):
+    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr or "")
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""
+
+
+_CONFIG = {}
+
+
+def pytest_configure(config):
+    _CONFIG["config"] = config
+
+
+def pytest_sessionfinish(session):
+    # Loops that ran outside any test (session fixtures torn down last, stray threads).
+    ran, created = _recorder.outside_tests()
+    if ran or created:
+        _write(session.config, {"id": None, "ran": ran, "created": created})
+
+
+def _write(config, record):
+    directory = config.getoption("loopcheck_dir")
+    if not directory:
+        return
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    with open(os.path.join(directory, f"{worker}-{os.getpid()}.jsonl"), "a") as out:
+        out.write(json.dumps(record) + "\n")
