@@ -20,6 +20,9 @@ from asyncio import tasks
 from asyncio import trsock
 from asyncio.log import logger
 
+from ._fd_transport import requeue_in_edge_mode
+from ._stream_transport import Waiter
+
 # Errors of accept() that mean "not now": the process or system is out of a resource.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 # Errors of accept() that belong to the one connection being accepted (accept(2) lists the
@@ -160,11 +163,11 @@ class Server(events.AbstractServer):
 
 
 class Acceptor:
-    """Parked on a listening socket: accepts connections and makes their transports."""
+    """Accepts connections on a listening socket and makes their transports."""
 
     __slots__ = ('loop', 'sock', 'fd', 'server', 'protocol_factory', 'sslcontext', 'backlog',
-                 'ssl_handshake_timeout', 'ssl_shutdown_timeout', 'context', 'parked',
-                 'retry_timer', '_cancelled', '_source_traceback')
+                 'ssl_handshake_timeout', 'ssl_shutdown_timeout', 'waiter', 'parked',
+                 'retry_timer')
 
     def __init__(self, loop, sock, protocol_factory, sslcontext, server, backlog,
                  ssl_handshake_timeout, ssl_shutdown_timeout):
@@ -179,22 +182,20 @@ class Acceptor:
         self.ssl_handshake_timeout = ssl_handshake_timeout
         self.ssl_shutdown_timeout = ssl_shutdown_timeout
         # Connections are set up in the context of whoever started serving, as in asyncio.
-        self.context = contextvars.copy_context()
+        self.waiter = Waiter(self._accept_batch, contextvars.copy_context(), loop)
         self.parked = False
         self.retry_timer = None
-        self._cancelled = False
-        self._source_traceback = None
 
     def start(self):
-        if self._cancelled or self.parked:
+        if self.waiter._cancelled or self.parked:
             return
         self.retry_timer = None
         self.parked = True
-        self.loop._poller.park_reader(self.fd, self, self.sock)
+        self.loop._poller.park_reader(self.fd, self.waiter, self.sock)
 
     def stop(self):
         """Stop for good: the listening socket is about to be closed."""
-        self._cancelled = True
+        self.waiter._cancelled = True
         self._unpark()
         if self.retry_timer is not None:
             self.retry_timer.cancel()
@@ -203,10 +204,7 @@ class Acceptor:
     def _unpark(self):
         if self.parked:
             self.parked = False
-            self.loop._poller.unpark_reader(self.fd, self)
-
-    def _run(self):
-        self.context.run(self._accept_batch)
+            self.loop._poller.unpark_reader(self.fd, self.waiter)
 
     def _accept_batch(self):
         """Accept what is queued, up to the budget of one event."""
@@ -226,9 +224,9 @@ class Acceptor:
             if self.loop._debug:
                 logger.debug('%r got a new connection from %r: %r', self.server, addr, conn)
             self._serve(conn, addr)
-        if self.parked and self.loop._poller.edge_triggered:
-            # More connections may be queued, and no new edge will announce them.
-            self.loop._ready.append(self)
+        if self.parked:
+            # More connections may be queued: come back after the others.
+            requeue_in_edge_mode(self.loop, self.waiter)
 
     def _pause(self, exc):
         """accept() failed for want of a resource (or for a reason unknown): retry in a while."""

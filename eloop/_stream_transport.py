@@ -1,6 +1,6 @@
 """The socket stream transport: TCP and Unix connections over the completion interface.
 
-Reading is a completion. While reading is active a `_Waiter` is parked on the fd with the
+Reading is a completion. While reading is active a `Waiter` is parked on the fd with the
 poller; when the fd is ready the loop runs it, and it receives into a buffer (the loop's shared
 read buffer, or the protocol's own for a BufferedProtocol) and hands the data up. It keeps reading
 (see below for how long) within a budget per event, so that one busy socket cannot starve the
@@ -8,7 +8,7 @@ others; in ET mode, when the budget runs out before the socket is drained, it qu
 on the loop's ready queue, because no new edge will come for data that is already there.
 
 Writing is optimistic: write() sends at once when nothing is buffered and only what the kernel
-did not take is buffered (a deque of bytes and memoryviews, never concatenated). A `_Waiter`
+did not take is buffered (a deque of bytes and memoryviews, never concatenated). A `Waiter`
 is then parked until the fd is writable and flushes the buffer with one sendmsg over its pieces.
 
 Writing stops at a partial send: the send buffer is full then, and on Linux the space freed later
@@ -72,22 +72,37 @@ def _keepable(data, start):
     return bytes(memoryview(data)[start:])
 
 
-class _Waiter:
-    """Parked on the fd for one direction of a transport; the loop runs it when the fd is ready.
+class Waiter:
+    """A persistent waiter parked on an fd: the loop runs it each time the fd is ready.
 
-    The transport's read (or write) method runs in the transport's context.
+    It runs `callback` in `context` (a transport's, a server's), and reports what escapes the
+    callback to the loop's exception handler, as a Handle does: nothing a protocol raises may
+    stop the loop.
     """
 
-    __slots__ = ('callback', 'context', '_cancelled', '_source_traceback')
+    __slots__ = ('callback', 'context', 'loop', '_cancelled', '_source_traceback')
 
-    def __init__(self, callback, context):
+    def __init__(self, callback, context, loop):
         self.callback = callback
         self.context = context
+        self.loop = loop
         self._cancelled = False
         self._source_traceback = None
 
     def _run(self):
-        self.context.run(self.callback)
+        try:
+            self.context.run(self.callback)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.loop.call_exception_handler({
+                'message': f'Exception in callback {self.callback!r}',
+                'exception': exc,
+                'handle': self,
+            })
+
+    def __repr__(self):
+        return f'<Waiter {self.callback!r}>'
 
 
 class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.Transport):
@@ -103,7 +118,6 @@ class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.T
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
         transports._FlowControlMixin.__init__(self, extra, loop)
         socket_extra_info(self._extra, sock)
-        self._sock = sock
         self._sock_fd = sock.fileno()
         self._poller = loop._poller
         self._edge_triggered = loop._poller.edge_triggered
@@ -111,17 +125,17 @@ class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.T
         # Protocol callbacks of reading and writing run in a context of their own, copied from
         # where the transport was made, as asyncio's reader and writer handles do.
         context = contextvars.copy_context()
-        self._read_waiter = _Waiter(self._on_readable, context)
-        self._write_waiter = _Waiter(self._on_writable, context)
+        self._read_waiter = Waiter(self._on_readable, context, loop)
+        self._write_waiter = Waiter(self._on_writable, context, loop)
         self._reading_parked = False
         self._writing_parked = False
+        self._server = None
 
         self._protocol = None
         self._protocol_connected = False
         self._buffered = False
         self.set_protocol(protocol)
 
-        self._server = server
         self._buffer = collections.deque()
         self._buffer_size = 0
         self._conn_lost = 0  # set when connection_lost is scheduled; counts writes after it
@@ -130,8 +144,10 @@ class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.T
         self._eof = False  # write_eof() was called
         self._eof_received = False
         self._empty_waiter = None  # a future sendfile waits on for the buffer to drain
+        self._sock = sock  # from here on, __del__ can release it
 
         if server is not None:
+            self._server = server
             server._attach(self)
         loop._transports[self._sock_fd] = self
         set_nodelay(sock)

@@ -597,6 +597,27 @@ def test_protocol_error_is_reported_and_closes_the_connection(loop):
     run(loop, main())
 
 
+def test_an_error_in_connection_lost_after_a_flush_is_reported_not_raised(loop):
+    class FailingOnLost(Recorder):
+        def connection_lost(self, exc):
+            super().connection_lost(exc)
+            raise ZeroDivisionError('connection_lost bug')
+
+    async def main():
+        contexts = []
+        loop.set_exception_handler(lambda loop, context: contexts.append(context))
+        transport, client, served = await tcp_pair(make_client_protocol=FailingOnLost)
+        served.transport.pause_reading()
+        transport.write(os.urandom(4 * MiB))
+        transport.close()  # connection_lost runs when the write waiter has flushed the buffer
+        served.transport.resume_reading()
+        await client.lost
+        await served.lost
+        assert isinstance(contexts[0]['exception'], ZeroDivisionError)
+
+    run(loop, main())
+
+
 def test_connection_lost_is_called_once_after_close_then_abort(loop):
     async def main():
         transport, client, served = await tcp_pair()
