@@ -70,6 +70,13 @@ def sdist_source(dist, version):
                 tar.extractall(staging, filter="data")
             else:
                 tar.extractall(staging)
+        # An sdist carries NAME.egg-info, a build product that a source checkout does not
+        # have. Where pytest puts the sdist's root on sys.path (pytest-asyncio's tests/ is
+        # a package), it is found as a second installed distribution of the suite, and
+        # pytest then marks its `tests` package for assertion rewriting: an extra warning
+        # in every inner pytest run, which the suite's tests count.
+        for egg_info in (staging / stem).glob("*.egg-info"):
+            shutil.rmtree(egg_info)
         (staging / stem).rename(unpacked)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
