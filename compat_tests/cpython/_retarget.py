@@ -89,7 +89,6 @@ def make_policy_class(policy_cls, options, recorder):
 def policy_from_factory(factory):
     """For a factory module without a policy class: the stock default policy, whose
     loops come from factory (it keeps the stock child-watcher API on 3.10-3.13)."""
-    import asyncio
     base = _stock_default_policy()
 
     class FactoryPolicy(base):

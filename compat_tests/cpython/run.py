@@ -619,8 +619,10 @@ def main(argv=None):
         for (module, name), res in sorted(results.items()):
             for note in res.notes:
                 out(f"note {module} {name}: {note}")
-            if res.loop_source:
-                out(f"note {module} {name}: loop from {res.loop_source} {res.loop_info or ''}")
+    sources = {(r.label, r.loop_source, json.dumps(r.loop_info, sort_keys=True))
+               for r in results.values() if r.loop_source}
+    for label, source, info in sorted(sources):
+        out(f"{label} loop from {source}: {info}")
     width = max([len(m) for m in modules] + [20])
     print_table(modules, labels, results, baseline, out, width)
     print_totals(modules, labels, results, out)
