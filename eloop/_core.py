@@ -32,6 +32,8 @@ _MIN_SCHEDULED_TIMER_HANDLES = 100
 _MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5
 # The longest the poller waits in one call, as asyncio (some kernels refuse longer timeouts).
 _MAXIMUM_POLL_TIMEOUT = 24 * 3600
+# The fds the poller watches for the loop itself: the wakeup eventfd of call_soon_threadsafe.
+_OWN_FDS = 1
 
 
 def _run_until_complete_cb(fut):
@@ -41,6 +43,13 @@ def _run_until_complete_cb(fut):
             # Let the exception propagate out of run_forever() as asyncio does.
             return
     fut.get_loop().stop()
+
+
+def _drop_own_frames(source_traceback):
+    """End a Task's creation traceback at its creator's line, as asyncio does: drop the frames of
+    this module (when compiled, it has none)."""
+    while source_traceback and source_traceback[-1].filename == __file__:
+        del source_traceback[-1]
 
 
 def fileobj_to_fd(fileobj):
@@ -121,8 +130,6 @@ class LoopCore:
             self._check_thread()
             self._check_callback(callback, 'call_soon')
         handle = Handle(callback, args, self, context)
-        if handle._source_traceback:
-            del handle._source_traceback[-1]
         self._ready.append(handle)
         return handle
 
@@ -131,8 +138,6 @@ class LoopCore:
         if delay is None:
             raise TypeError('delay must not be None')
         timer = self.call_at(self.time() + delay, callback, *args, context=context)
-        if timer._source_traceback:
-            del timer._source_traceback[-1]
         return timer
 
     def call_at(self, when, callback, *args, context=None):
@@ -144,8 +149,6 @@ class LoopCore:
             self._check_thread()
             self._check_callback(callback, 'call_at')
         timer = TimerHandle(when, callback, args, self, context)
-        if timer._source_traceback:
-            del timer._source_traceback[-1]
         heapq.heappush(self._scheduled, timer)
         timer._scheduled = True
         return timer
@@ -156,8 +159,6 @@ class LoopCore:
         if self._debug:
             self._check_callback(callback, 'call_soon_threadsafe')
         handle = Handle(callback, args, self, context)
-        if handle._source_traceback:
-            del handle._source_traceback[-1]
         self._ready.append(handle)
         self._write_to_self()
         return handle
@@ -211,8 +212,7 @@ class LoopCore:
             if self._task_factory is not None:
                 return self._task_factory(self, coro, **kwargs)
             task = tasks.Task(coro, loop=self, **kwargs)
-            if task._source_traceback:
-                del task._source_traceback[-1]
+            _drop_own_frames(task._source_traceback)
             return task
     else:
         def create_task(self, coro, *, name=None, context=None, **kwargs):
@@ -222,8 +222,7 @@ class LoopCore:
                 if context is not None:
                     kwargs['context'] = context
                 task = tasks.Task(coro, loop=self, name=name, **kwargs)
-                if task._source_traceback:
-                    del task._source_traceback[-1]
+                _drop_own_frames(task._source_traceback)
             else:
                 if context is not None:
                     kwargs['context'] = context
@@ -329,16 +328,21 @@ class LoopCore:
                 timeout = _MAXIMUM_POLL_TIMEOUT
         else:
             timeout = None
-        self._poller.poll(timeout)
+        if timeout != 0 or len(self._poller) > _OWN_FDS:
+            self._poller.poll(timeout)
+        # Else callbacks are ready and the poller watches only the loop's own wakeup eventfd: a
+        # poll could only report a call_soon_threadsafe whose callback is queued already, so the
+        # syscall is skipped (as libuv skips it when it watches no fd).
 
-        end_time = self.time() + self._clock_resolution
-        while scheduled:
-            handle = scheduled[0]
-            if handle._when >= end_time:
-                break
-            handle = heapq.heappop(scheduled)
-            handle._scheduled = False
-            ready.append(handle)
+        if scheduled:  # (the clock is read only when there are timers)
+            end_time = self.time() + self._clock_resolution
+            while scheduled:
+                handle = scheduled[0]
+                if handle._when >= end_time:
+                    break
+                handle = heapq.heappop(scheduled)
+                handle._scheduled = False
+                ready.append(handle)
 
         # Run what was ready when this point was reached, not what those callbacks schedule:
         # that waits for the next iteration, after another poll. popleft() is thread-safe.

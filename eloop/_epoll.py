@@ -100,6 +100,9 @@ class EpollPoller:
         self.n_polls = 0
         self.n_ctl = 0
         self.n_events = 0
+        # Set by the loop: called with each waiter that becomes ready (it appends to the ready
+        # queue). Set per instance, not on the class, so that Cython can make this a C field.
+        self.on_ready = None
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -221,15 +224,14 @@ class EpollPoller:
 
     # -- polling ----------------------------------------------------------------------------
 
-    # Set by the loop: called with each waiter that becomes ready (it appends to the ready queue).
-    on_ready = None
-
     def poll(self, timeout):
         """Wait up to `timeout` seconds (None: forever) and hand the ready waiters to on_ready."""
         self.n_polls += 1
         try:
             events = self._epoll.poll(-1 if timeout is None else timeout, self._max_events)
         except InterruptedError:
+            return 0
+        if not events:
             return 0
         self.n_events += len(events)
         edge = self.edge_triggered

@@ -10,8 +10,17 @@ from asyncio import format_helpers
 from contextvars import copy_context
 
 
-def _extract_stack(frame):
+# The modules between a caller and the handle it gets (call_soon, call_later, ...). A creation
+# traceback leaves their frames out so that it ends at the caller's line. Compiled, they have no
+# frames at all; so the traceback is the same in both modes.
+_SCHEDULING_MODULES = frozenset({__name__, __name__.rpartition('.')[0] + '._core'})
+
+
+def _extract_stack():
     """The creation traceback kept on handles in debug mode, as asyncio keeps it."""
+    frame = sys._getframe(0)
+    while frame is not None and frame.f_globals.get('__name__') in _SCHEDULING_MODULES:
+        frame = frame.f_back
     return format_helpers.extract_stack(frame)
 
 
@@ -31,7 +40,7 @@ class Handle:
         self._cancelled = False
         self._repr = None
         if loop._debug:
-            self._source_traceback = _extract_stack(sys._getframe(1))
+            self._source_traceback = _extract_stack()
         else:
             self._source_traceback = None
 
@@ -93,8 +102,6 @@ class TimerHandle(Handle):
 
     def __init__(self, when, callback, args, loop, context=None):
         Handle.__init__(self, callback, args, loop, context)
-        if self._source_traceback:
-            del self._source_traceback[-1]
         self._when = when
         self._scheduled = False
 

@@ -1,0 +1,39 @@
+# C types for _epoll.py (Cython "pure Python mode": this file augments the .py of the same name).
+
+cdef class FdWatch:
+    cdef public int fd
+    cdef public object reader
+    cdef public object writer
+    cdef public unsigned int mask
+    cdef public bint readable
+    cdef public bint writable
+    cdef public object owner
+
+
+cdef class _Rearming:
+    cdef public object handle
+    cdef public EpollPoller poller
+    cdef public int fd
+
+    cpdef _run(self)
+
+
+cdef class EpollPoller:
+    cdef public bint edge_triggered
+    cdef public object _epoll
+    cdef public dict _watches
+    cdef public int _max_events
+    cdef public unsigned long long n_polls
+    cdef public unsigned long long n_ctl
+    cdef public unsigned long long n_events
+    cdef public object on_ready
+
+    cpdef park_reader(self, int fd, op, owner=*)
+    cpdef park_writer(self, int fd, op, owner=*)
+    cpdef unpark_reader(self, int fd, op)
+    cpdef unpark_writer(self, int fd, op)
+    cpdef readable_exhausted(self, int fd)
+    cpdef writable_exhausted(self, int fd)
+    cpdef poll(self, timeout)
+    cpdef FdWatch _watch(self, int fd)
+    cpdef _rearm(self, int fd)
