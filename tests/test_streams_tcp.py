@@ -460,6 +460,7 @@ def test_set_write_buffer_limits_pauses_at_once_when_already_above(loop):
         await client.resumed
         assert transport.get_write_buffer_size() == 0
         transport.abort()
+        await served.lost
 
     run(loop, main())
 
