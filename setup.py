@@ -18,6 +18,8 @@ COMPILER_DIRECTIVES = {
     # Keep Python semantics where the plain module and the extension could otherwise differ.
     'binding': True,
     'embedsignature': True,
+    # Loops, handles and operations are no more picklable compiled than they are plain.
+    'auto_pickle': False,
 }
 
 
