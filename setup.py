@@ -13,6 +13,8 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Left in the installed package when compiling failed; `eloop info` prints it.
+NOT_COMPILED_NOTE = 'NOT_COMPILED.txt'
 COMPILER_DIRECTIVES = {
     'language_level': '3',
     # Keep Python semantics where the plain module and the extension could otherwise differ.
@@ -66,7 +68,16 @@ class OptionalBuildExt(build_ext):
             super().run()
         except Exception as exc:  # no compiler, CompileError, LinkError, a missing Python.h ...
             self._remove_built_extensions()
-            _warn(f'the C extensions could not be built ({type(exc).__name__}: {exc}).')
+            reason = f'the C extensions could not be built ({type(exc).__name__}: {exc}).'
+            _warn(reason)
+            self._leave_note(reason)
+
+    def _leave_note(self, reason):
+        """pip shows a successful build's output only with -v: `eloop info` shows this note."""
+        note = os.path.join(self.build_lib, 'eloop', NOT_COMPILED_NOTE)
+        if os.path.isdir(os.path.dirname(note)):
+            with open(note, 'w') as file:
+                file.write(reason + '\n')
 
     def _remove_built_extensions(self):
         for path in self.get_outputs():
