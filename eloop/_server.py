@@ -48,6 +48,7 @@ class Server(events.AbstractServer):
         # Weak references, so that a transport its user abandoned is still collected (and warned
         # about) rather than kept alive by its server.
         self._clients = weakref.WeakSet()
+        self._active_count = 0
         self._waiters = []
         self._protocol_factory = protocol_factory
         self._backlog = backlog
@@ -62,18 +63,28 @@ class Server(events.AbstractServer):
 
     # -- the transports of its connections ------------------------------------------------------
 
-    def _attach(self, transport):
-        assert self._sockets is not None
-        self._clients.add(transport)
+    # asyncio before 3.13 counts connections (_attach() and _detach() take no argument), 3.13
+    # keeps their transports: both calls are served.
 
-    def _detach(self, transport):
-        self._clients.discard(transport)
-        if len(self._clients) == 0 and self._sockets is None:
+    def _attach(self, transport=None):
+        assert self._sockets is not None
+        self._active_count += 1
+        if transport is not None:
+            self._clients.add(transport)
+
+    def _detach(self, transport=None):
+        if self._active_count > 0:
+            self._active_count -= 1
+        if transport is not None:
+            self._clients.discard(transport)
+        if self._active_count == 0 and self._sockets is None:
             self._wakeup()
 
     def _wakeup(self):
         """Closed with no connections left: release everyone in wait_closed()."""
         waiters = self._waiters
+        if waiters is None:
+            return  # already woken
         self._waiters = None
         for waiter in waiters:
             if not waiter.done():
@@ -115,7 +126,7 @@ class Server(events.AbstractServer):
         if self._serving_forever_fut is not None and not self._serving_forever_fut.done():
             self._serving_forever_fut.cancel()
             self._serving_forever_fut = None
-        if len(self._clients) == 0:
+        if self._active_count == 0:
             self._wakeup()
 
     def close_clients(self):
