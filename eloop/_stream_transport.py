@@ -13,8 +13,9 @@ is then parked until the fd is writable and flushes the buffer with one sendmsg 
 
 Writing stops at a partial send: the send buffer is full then, and on Linux the space freed later
 makes a new edge, so the fd is marked exhausted without paying for the EAGAIN call (as tokio
-does). Reading stops at a short read only in LT mode: in ET mode a peer's EOF queued behind the
-last data gets no edge of its own, so reading goes on until EAGAIN.
+does). Reading stops at a short read; in ET mode the waiter then comes back in the next pass of
+the ready queue and reads until EAGAIN, because a peer's EOF queued behind the last data gets
+no edge of its own.
 """
 
 import collections
@@ -129,6 +130,7 @@ class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.T
         self._write_waiter = Waiter(self._on_writable, context, loop)
         self._reading_parked = False
         self._writing_parked = False
+        self._read_iteration = -1  # the loop iteration that last ran the read waiter
         self._server = None
 
         self._protocol = None
@@ -193,22 +195,32 @@ class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.T
 
     def _on_readable(self):
         """The fd is readable: read and deliver within this event's budget."""
+        iteration = self._loop._n_iterations
+        if iteration == self._read_iteration:
+            # Queued twice for one pass (in ET mode, a re-queue and a new edge): every entry of
+            # a pass was queued before the first ran, so that run saw all there was to see.
+            return
+        self._read_iteration = iteration
         total = 0
         for _ in range(_READ_BUDGET_CALLS):
             if not self._reading_parked:
                 return  # paused or closed, possibly by the protocol just now
             nbytes = self._read_into_protocol() if self._buffered else self._read_data()
-            if not nbytes:
-                return
+            if nbytes <= 0:
+                if nbytes == 0:
+                    return  # EAGAIN (the fd is marked exhausted), EOF or an error
+                break  # a short read
             total += nbytes
             if total >= _READ_BUDGET_BYTES:
                 break
         if self._reading_parked:
-            # The budget ran out with more maybe queued: come back after the others.
+            # The budget ran out, or a short read left the socket maybe empty: in ET mode come
+            # back after the others, to read on until EAGAIN.
             requeue_in_edge_mode(self._loop, self._read_waiter)
 
     def _read_data(self):
-        """One recv for a Protocol; the bytes read if more may wait, else 0."""
+        """One recv for a Protocol: the bytes read if the buffer filled, -1 after a short read,
+        0 if nothing was read (EAGAIN, EOF, an error)."""
         view = self._recv_view
         nbytes = self._receive_into(view)
         if not nbytes:
@@ -266,13 +278,16 @@ class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.T
             return False
         return True
 
-    def _more_may_wait(self, nbytes, size):
-        if nbytes < size and not self._edge_triggered:
-            # A short read emptied the socket's queue; epoll reports the fd again if anything
-            # (data, EOF, an error) came since. In ET mode an EOF that was already queued behind
-            # the data would get no new edge: there, reading goes on until EAGAIN.
-            return 0
-        return nbytes
+    @staticmethod
+    def _more_may_wait(nbytes, size):
+        """nbytes after a read that filled the buffer (read on), -1 after a short read.
+
+        A short read emptied the socket's queue. In LT mode epoll reports the fd again if
+        anything (data, EOF, an error) came since. In ET mode an EOF queued behind the data gets
+        no edge of its own, so the socket is read again until EAGAIN, but in a later pass of the
+        ready queue: the protocol sees one read per pass in both modes, as in asyncio.
+        """
+        return nbytes if nbytes >= size else -1
 
     def _on_eof(self):
         if self._loop.get_debug():
