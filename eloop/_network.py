@@ -38,15 +38,21 @@ _HAS_IPV6 = hasattr(socket, 'AF_INET6')
 _SSL_HANDSHAKE_TIMEOUT = constants.SSL_HANDSHAKE_TIMEOUT
 _SSL_SHUTDOWN_TIMEOUT = getattr(constants, 'SSL_SHUTDOWN_TIMEOUT', 30.0)
 # asyncio's SSLProtocol takes ssl_shutdown_timeout from 3.11 on.
-_SSL_HAS_SHUTDOWN_TIMEOUT = 'ssl_shutdown_timeout' in inspect.signature(
-    sslproto.SSLProtocol).parameters
+def _parameter_names(function):
+    """The names of a function's parameters, read from its code (cheaper than inspect)."""
+    code = function.__code__
+    return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+
+
+_SSL_HAS_SHUTDOWN_TIMEOUT = 'ssl_shutdown_timeout' in _parameter_names(
+    sslproto.SSLProtocol.__init__)
 # The block size of the read/write fallback of loop.sendfile: larger than asyncio's 16 KiB, so a
 # big file costs fewer trips to the executor.
 _SENDFILE_FALLBACK_BLOCK = 256 * 1024
 # asyncio removes a Unix server's socket file on close from 3.13 on (cleanup_socket=True); before,
 # it left the file, and so does eloop there.
-_UNIX_CLEANUP_BY_DEFAULT = 'cleanup_socket' in inspect.signature(
-    asyncio.SelectorEventLoop.create_unix_server).parameters
+_UNIX_CLEANUP_BY_DEFAULT = 'cleanup_socket' in _parameter_names(
+    asyncio.SelectorEventLoop.create_unix_server)
 
 
 def _as_in_asyncio(method):
@@ -56,8 +62,8 @@ def _as_in_asyncio(method):
     some, they are refused with the TypeError Python gives, and the signature shown is asyncio's.
     """
     twin = getattr(asyncio.SelectorEventLoop, method.__name__)
-    accepted = inspect.signature(twin).parameters
-    if all(name in accepted for name in inspect.signature(method).parameters):
+    accepted = frozenset(_parameter_names(twin))
+    if accepted.issuperset(_parameter_names(method)):
         return method
 
     @functools.wraps(method)
