@@ -121,7 +121,6 @@ class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.T
         socket_extra_info(self._extra, sock)
         self._sock_fd = sock.fileno()
         self._poller = loop._poller
-        self._edge_triggered = loop._poller.edge_triggered
         self._recv_view = loop._shared_recv_view()
         # Protocol callbacks of reading and writing run in a context of their own, copied from
         # where the transport was made, as asyncio's reader and writer handles do.
