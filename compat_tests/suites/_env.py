@@ -145,7 +145,16 @@ def eloop_wheel():
         staging.rename(wheel_dir)
     finally:
         shutil.rmtree(source, ignore_errors=True)
+    _prune_old_wheels(keep=wheel_dir)
     return sorted(wheel_dir.glob("eloop-*.whl"))[0]
+
+
+def _prune_old_wheels(keep, count=3):
+    """The tree changes all day: keep the newest few builds, not every one."""
+    builds = sorted((p for p in (CACHE / "eloop-wheel").iterdir() if p.is_dir() and p != keep),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in builds[count - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def install_eloop(venv, wheel):
@@ -165,9 +174,9 @@ def remove_eloop(venv):
         stamp.unlink()
 
 
-def eloop_info(venv, env):
+def eloop_info(venv, env, cwd):
     """eloop.info() and where eloop was imported from, as the suite's processes see it."""
     out = run([venv / "bin" / "python", "-c",
                "import eloop, json; i = eloop.info(); i['file'] = eloop.__file__; print(json.dumps(i))"],
-              env=env)
+              env=env, cwd=cwd)
     return json.loads(out.strip().splitlines()[-1])

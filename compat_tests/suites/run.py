@@ -42,6 +42,8 @@ from _suite import SUITES  # noqa: E402
 
 BROKEN = ("failed", "error", "xpassed")
 PASSING = ("passed", "xfailed")
+# Where stock asyncio's own loop classes live.
+STOCK_MODULES = ("asyncio.",)
 # Environment variables of the caller that would change what a run tests.
 SCRUBBED_ENV = ("ELOOP_PYTEST", "ELOOP_TRIGGER", "ELOOP_PURE", "PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
@@ -75,6 +77,7 @@ class Result:
     tests: dict = field(default_factory=dict)     # id -> {"status", "outcomes", "message", "ran"}
     proof_errors: list = field(default_factory=list)
     on_loop: int = 0                              # tests that ran the loop asked for
+    own_loops: dict = field(default_factory=dict)  # id -> loop classes the test chose itself
     deselect_unused: list = field(default_factory=list)
     log: str = ""
     problem: str = ""                             # the run did not finish normally
@@ -223,25 +226,35 @@ def _merge_kinds(into, more):
 
 
 def check_proof(result, label):
-    """The loop asked for really ran, and no other real loop did."""
+    """The loop asked for really ran, and no other loop that the runner chooses did.
+
+    The runner chooses the loop of everything that asks asyncio for one; a test may still
+    name its own loop class (pytest-asyncio's tests of its loop-factories hook subclass
+    asyncio.SelectorEventLoop, anyio's tests of its options run uvloop). Those are the
+    test's explicit choice, which no runner can change: counted apart, not a failure.
+    asyncio's own loop classes in an eloop run, or eloop's in a stock run, are."""
     wanted = label.expected_kind
     for test_id, test in sorted(result.tests.items()):
         ran = test["ran"]
         if wanted in ran:
             result.on_loop += 1
-        foreign = {kind: names for kind, names in ran.items() if kind not in (wanted, "fake")}
+        foreign, chosen = [], []
+        for kind, names in ran.items():
+            if kind in (wanted, "fake"):
+                continue
+            for name in names:
+                is_runners_choice = kind == "eloop" or name.startswith(STOCK_MODULES)
+                (foreign if is_runners_choice else chosen).append(name)
+        if chosen:
+            result.own_loops[test_id] = chosen
         if foreign:
-            result.proof_errors.append(f"{test_id} ran {_describe(foreign)}")
+            result.proof_errors.append(f"{test_id} ran {', '.join(foreign)}")
         if label.is_eloop:
             wrong = [name for name in ran.get("eloop", ()) if f"[trigger={label.trigger}]" not in name]
             if wrong:
                 result.proof_errors.append(f"{test_id} ran eloop in another trigger mode: {', '.join(wrong)}")
     if result.on_loop == 0:
-        result.proof_errors.append(f"no test ran on {wanted} {'eloop' if wanted == 'eloop' else 'asyncio'}")
-
-
-def _describe(kinds):
-    return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(kinds.items()))
+        result.proof_errors.append(f"no test ran on {label.name}")
 
 
 # -- report --------------------------------------------------------------------------------
@@ -274,8 +287,15 @@ def print_report(args, results, stocks):
         for name, result in rows:
             proof = "proof ok" if not result.proof_errors else f"PROOF FAILED ({len(result.proof_errors)})"
             extra = f"  [{result.problem}]" if result.problem else ""
-            print(f"  {name:<{width}} {result.summary()}  {result.on_loop} tests ran on the loop, {proof}{extra}")
+            own = f", {len(result.own_loops)} ran loops of their own choice" if result.own_loops else ""
+            print(f"  {name:<{width}} {result.summary()}  {result.on_loop} tests ran on the loop{own}, "
+                  f"{proof}{extra}")
     print()
+    for (suite, label_name), result in sorted(results.items()):
+        if result.own_loops:
+            chosen = collections.Counter(name for names in result.own_loops.values() for name in names)
+            print(f"{suite}@{label_name}: loops that tests chose themselves (not the runner's to change): "
+                  + ", ".join(f"{name} ({count} tests)" for name, count in sorted(chosen.items())))
     failed = False
     for (suite, label_name), result in sorted(results.items()):
         problems = []
@@ -315,6 +335,7 @@ def write_json(path, results, infos):
         data["runs"][f"{suite}@{label_name}"] = {
             "counts": result.counts, "seconds": round(result.seconds, 1), "exit_code": result.exit_code,
             "problem": result.problem, "proof_errors": result.proof_errors, "on_loop": result.on_loop,
+            "own_loops": result.own_loops,
             "tests": result.tests,
         }
     Path(path).write_text(json.dumps(data, indent=1, sort_keys=True))
@@ -360,7 +381,7 @@ def main(argv=None):
             continue
         for label in args.labels:
             if label.is_eloop and name not in infos:
-                infos[name] = _env.eloop_info(venv, child_env(args, label))
+                infos[name] = _env.eloop_info(venv, child_env(args, label), source)
                 info = infos[name]
                 print(f"[{name}] eloop {info['version']} {'compiled' if info['compiled'] else 'pure Python'}"
                       f" from {info['file']}", flush=True)
