@@ -66,6 +66,31 @@ def fileobj_to_fd(fileobj):
     return fd
 
 
+def _remember_fileobj(fileobjs, fileobj):
+    """The fd of fileobj, noted with it in `fileobjs` when it is not a plain int."""
+    fd = fileobj_to_fd(fileobj)
+    if fileobj is fd:
+        fileobjs.pop(fd, None)
+    else:
+        fileobjs[fd] = fileobj
+    return fd
+
+
+def _forget_fileobj(fileobjs, fileobj):
+    """The fd that fileobj was added with, and `fileobjs` without it. A socket closed in the
+    meantime says fileno() -1: its fd is the one it was noted with."""
+    try:
+        fd = fileobj_to_fd(fileobj)
+    except ValueError:
+        for fd, noted in fileobjs.items():
+            if noted is fileobj:
+                break
+        else:
+            raise
+    fileobjs.pop(fd, None)
+    return fd
+
+
 class _Wakeup:
     """The reader of the loop's eventfd: drains it so that the next write wakes the poller again."""
 
@@ -106,6 +131,10 @@ class LoopCore:
         self._coroutine_origin_tracking_saved_depth = None
         self._n_iterations = 0
         self._n_callbacks = 0
+        # The objects given to add_reader/add_writer, by fd: a socket closed since then has
+        # fileno() -1, and remove_reader/remove_writer find its fd by the object (as selectors do).
+        self._reader_fileobjs = {}
+        self._writer_fileobjs = {}
 
         self._poller = _epoll.EpollPoller(edge_triggered)
         self._poller.on_ready = self._ready.append
@@ -413,7 +442,7 @@ class LoopCore:
     def add_reader(self, fd, callback, *args):
         """Call `callback(*args)` whenever fd is readable (level-triggered in both modes)."""
         self._check_closed()
-        fd = fileobj_to_fd(fd)
+        fd = _remember_fileobj(self._reader_fileobjs, fd)
         self._ensure_fd_no_transport(fd)
         handle = Handle(callback, args, self, None)
         old = self._poller.watch_readable(fd, handle)
@@ -424,7 +453,7 @@ class LoopCore:
         """Stop watching fd for reading; True if it was watched."""
         if self._closed:
             return False
-        fd = fileobj_to_fd(fd)
+        fd = _forget_fileobj(self._reader_fileobjs, fd)
         self._ensure_fd_no_transport(fd)
         old = self._poller.unwatch_readable(fd)
         if old is None:
@@ -435,7 +464,7 @@ class LoopCore:
     def add_writer(self, fd, callback, *args):
         """Call `callback(*args)` whenever fd is writable (level-triggered in both modes)."""
         self._check_closed()
-        fd = fileobj_to_fd(fd)
+        fd = _remember_fileobj(self._writer_fileobjs, fd)
         self._ensure_fd_no_transport(fd)
         handle = Handle(callback, args, self, None)
         old = self._poller.watch_writable(fd, handle)
@@ -446,7 +475,7 @@ class LoopCore:
         """Stop watching fd for writing; True if it was watched."""
         if self._closed:
             return False
-        fd = fileobj_to_fd(fd)
+        fd = _forget_fileobj(self._writer_fileobjs, fd)
         self._ensure_fd_no_transport(fd)
         old = self._poller.unwatch_writable(fd)
         if old is None:

@@ -233,6 +233,25 @@ def test_closing_a_watched_fd_without_remove_reader(loop, pair):
     assert iterations < IDLE_ITERATIONS and cpu < IDLE_CPU_SECONDS
 
 
+def test_remove_reader_and_writer_of_a_socket_closed_since_it_was_added(loop, pair):
+    # anyio closes a socket, then its callbacks remove_reader(sock) with fileno() == -1;
+    # asyncio's selector loops find the registration by the socket object.
+    a, b = pair
+    c, d = socket.socketpair()
+    try:
+        loop.add_reader(a, print)
+        loop.add_writer(c, print)
+        a.close()
+        c.close()
+        assert loop.remove_reader(a) is True
+        assert loop.remove_writer(c) is True
+        with pytest.raises(ValueError):
+            loop.remove_reader(a)  # no longer known: as on stock asyncio
+        assert loop.run_until_complete(asyncio.sleep(0.01, 'alive')) == 'alive'
+    finally:
+        d.close()
+
+
 def test_closing_a_watched_fd_while_a_dup_keeps_it_open(loop, pair):
     a, b = pair
     calls = []
