@@ -4,6 +4,7 @@ asked for, and the session's policy is restored at its end."""
 
 import asyncio
 import functools
+import importlib.metadata
 import os
 import textwrap
 
@@ -13,6 +14,12 @@ import eloop
 from eloop import pytest_plugin
 
 pytest_plugins = ['pytester']
+
+# Installed, eloop's plugin is loaded by its pytest11 entry point (naming it again with -p would
+# register it twice); from a checkout that is not installed, it is loaded by its module name.
+LOAD_PLUGIN = () if any(entry.name == 'eloop' for entry in
+                        importlib.metadata.entry_points(group='pytest11')) \
+    else ('-p', 'eloop.pytest_plugin')
 
 QUIET_INI = '[pytest]\nasyncio_default_fixture_loop_scope = function\n'
 
@@ -53,7 +60,7 @@ def project(pytester, monkeypatch):
 
 def run_inner(pytester, *args):
     # Loaded by name: the checkout's eloop may not be installed with its entry point.
-    result = pytester.runpytest_subprocess('-p', 'eloop.pytest_plugin', '-p', 'asyncio', *args)
+    result = pytester.runpytest_subprocess(*LOAD_PLUGIN, '-p', 'asyncio', *args)
     result.assert_outcomes(passed=3)
     lines = (pytester.path / 'ran.txt').read_text().split('\n')
     return result, {line.split()[0]: tuple(line.split()[1:]) for line in lines if line}
@@ -112,7 +119,7 @@ def test_policy_is_restored_at_the_end_of_the_session(pytester, monkeypatch):
             assert isinstance(asyncio.get_event_loop_policy(), eloop.EventLoopPolicy)
     ''')
     before = asyncio.get_event_loop_policy()
-    result = pytester.runpytest_inprocess('-p', 'eloop.pytest_plugin', '--eloop')
+    result = pytester.runpytest_inprocess(*LOAD_PLUGIN, '--eloop')
     result.assert_outcomes(passed=1)
     assert asyncio.get_event_loop_policy() is before
 
@@ -132,7 +139,7 @@ def test_without_policies_pytest_asyncio_gets_eloop_through_its_hook(pytester, m
             assert type(loop).__module__ == 'eloop._loop' and loop.trigger == 'edge'
     ''')
     before = asyncio.get_event_loop_policy()
-    result = pytester.runpytest_inprocess('-p', 'eloop.pytest_plugin', '-p', 'asyncio',
+    result = pytester.runpytest_inprocess(*LOAD_PLUGIN, '-p', 'asyncio',
                                           '--eloop', '--eloop-trigger=edge')
     result.assert_outcomes(passed=1)
     assert asyncio.get_event_loop_policy() is before
