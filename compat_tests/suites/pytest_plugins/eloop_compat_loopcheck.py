@@ -121,8 +121,8 @@ def pytest_runtest_logreport(report):
     config = _CONFIG.get("config")
     if config is None or _is_xdist_worker(config):
         return
-    outcome = _outcome_of(report)
-    if outcome is None:
+    outcome = _outcome_of(config, report)
+    if outcome not in COUNTED:
         return
     record = {"id": report.nodeid, "outcome": outcome, "when": report.when}
     if outcome in ("failed", "error", "xpassed"):
@@ -132,25 +132,23 @@ def pytest_runtest_logreport(report):
 
 def pytest_collectreport(report):
     config = _CONFIG.get("config")
-    if config is None or _is_xdist_worker(config) or not report.failed:
+    if config is None or _is_xdist_worker(config) or report.passed:
         return
-    _write(config, {"id": report.nodeid, "outcome": "error", "when": "collect",
+    outcome = "error" if report.failed else "skipped"
+    _write(config, {"id": report.nodeid, "outcome": outcome, "when": "collect",
                     "message": _one_line(report)})
 
 
-def _outcome_of(report):
-    """pytest's way of counting: a failing setup or teardown is an error, an
-    xfail marker turns a skip into xfailed and a pass into xpassed."""
-    wasxfail = hasattr(report, "wasxfail")
-    if report.when == "call":
-        if wasxfail:
-            return "xfailed" if report.skipped else "xpassed" if report.passed else "failed"
-        return report.outcome
-    if report.failed:
-        return "error"
-    if report.skipped:
-        return "xfailed" if wasxfail else "skipped"
-    return None
+# The categories of pytest's summary line that the runner counts.
+COUNTED = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
+
+
+def _outcome_of(config, report):
+    """The category pytest's summary counts this report under (as its terminal reporter asks:
+    a failing setup or teardown is an error, xfail turns a skip into xfailed, passing
+    subtests are not tests), or "" when it counts it under none."""
+    status = config.hook.pytest_report_teststatus(report=report, config=config)
+    return status[0] if status else ""
 
 
 def _one_line(report):
