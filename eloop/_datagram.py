@@ -8,9 +8,7 @@ protocol.error_received, as in asyncio.
 """
 
 import collections
-import os
 import socket
-import stat
 import sys
 import warnings
 
@@ -19,7 +17,7 @@ from asyncio import log
 from asyncio import transports
 
 from ._fd_transport import (FdTransportBase, ReadingControl, close_owned_fd, repr_head,
-                            report_fatal_error, requeue_in_edge_mode, set_reuseport,
+                            remove_stale_unix_socket, report_fatal_error, requeue_in_edge_mode, set_reuseport,
                             socket_extra_info, start_transport)
 from ._handles import Handle
 
@@ -235,20 +233,6 @@ class DatagramTransport(ReadingControl, FdTransportBase, transports._FlowControl
             self._sock = None
             self._protocol = None
             self._loop = None
-
-
-def remove_stale_unix_socket(path):
-    """A socket file left by an earlier process would make bind() fail: remove it."""
-    if path[0] in (0, '\x00'):
-        return  # Linux abstract namespace: no file
-    try:
-        if stat.S_ISSOCK(os.stat(path).st_mode):
-            os.remove(path)
-    except FileNotFoundError:
-        pass
-    except OSError as err:
-        # The directory may allow creating a socket but not examining it.
-        log.logger.error('Unable to check or remove stale UNIX socket %r: %r', path, err)
 
 
 class DatagramMixin:

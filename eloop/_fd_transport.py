@@ -5,7 +5,9 @@ and/or writer), registers itself in loop._transports so that the readiness API c
 over, and drops the fd from the poller before closing it.
 """
 
+import os
 import socket
+import stat
 
 from asyncio import log
 from asyncio import trsock
@@ -144,3 +146,17 @@ def set_reuseport(sock):
     except OSError:
         raise ValueError('reuse_port not supported by socket module, '
                          'SO_REUSEPORT defined but not implemented.')
+
+
+def remove_stale_unix_socket(path):
+    """A socket file left by an earlier process would make bind() fail: remove it."""
+    if path[0] in (0, '\x00'):
+        return  # Linux abstract namespace: no file
+    try:
+        if stat.S_ISSOCK(os.stat(path).st_mode):
+            os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        # The directory may allow creating a socket but not examining it.
+        log.logger.error('Unable to check or remove stale UNIX socket %r: %r', path, err)

@@ -13,7 +13,6 @@ import inspect
 import itertools
 import os
 import socket
-import stat
 import sys
 
 import asyncio
@@ -30,7 +29,7 @@ try:
 except ImportError:  # Python built without ssl
     ssl = None
 
-from ._fd_transport import set_reuseport
+from ._fd_transport import remove_stale_unix_socket, set_reuseport
 from ._server import Acceptor, Server
 from ._stream_transport import SocketTransport
 
@@ -625,15 +624,8 @@ class NetworkMixin:
 def _bind_unix_socket(path):
     """A Unix stream socket bound to path, after removing a stale socket file left there."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    if path and path[0] not in (0, '\x00'):  # not in the abstract namespace
-        try:
-            if stat.S_ISSOCK(os.stat(path).st_mode):
-                os.remove(path)
-        except FileNotFoundError:
-            pass
-        except OSError as err:
-            # The directory may allow creating the socket but not examining it.
-            logger.error('Unable to check or remove stale UNIX socket %r: %r', path, err)
+    if path:
+        remove_stale_unix_socket(path)
     try:
         sock.bind(path)
     except OSError as exc:
