@@ -7,6 +7,7 @@ cdef class FdWatch:
     cdef public unsigned int mask
     cdef public bint readable
     cdef public bint writable
+    cdef public bint hangup
     cdef public object owner
 
 
@@ -33,6 +34,7 @@ cdef class EpollPoller:
     cpdef unpark_reader(self, int fd, op)
     cpdef unpark_writer(self, int fd, op)
     cpdef readable_exhausted(self, int fd)
+    cpdef bint readable_drained(self, int fd)
     cpdef writable_exhausted(self, int fd)
     cpdef poll(self, timeout)
     cpdef FdWatch _watch(self, int fd)

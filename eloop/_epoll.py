@@ -32,6 +32,8 @@ EPOLLET = select.EPOLLET
 
 _READ_EVENTS = EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP
 _WRITE_EVENTS = EPOLLOUT | EPOLLERR | EPOLLHUP
+# Events after which a socket's queue may hold an EOF or error no later edge will announce.
+_HANGUP_EVENTS = EPOLLRDHUP | EPOLLHUP | EPOLLERR
 _EDGE_MASK = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET
 
 # Errors of epoll_ctl that mean "this fd is not what we think it is": it was closed (and maybe its
@@ -47,7 +49,7 @@ _STALE_CHECK_POLLS = 256
 class FdWatch:
     """The waiters of one fd and, in ET mode, its readiness as last reported."""
 
-    __slots__ = ('fd', 'reader', 'writer', 'mask', 'readable', 'writable', 'owner')
+    __slots__ = ('fd', 'reader', 'writer', 'mask', 'readable', 'writable', 'hangup', 'owner')
 
     def __init__(self, fd):
         self.fd = fd
@@ -57,6 +59,8 @@ class FdWatch:
         self.mask = 0
         self.readable = False
         self.writable = False
+        # In ET mode, set for good once epoll reported a hangup or an error: see readable_drained.
+        self.hangup = False
         # In ET mode, a weak reference to the socket object the registration was made for: while
         # the same live object asks again, the registration is still valid and costs no syscall.
         self.owner = None
@@ -210,6 +214,24 @@ class EpollPoller:
         if watch is not None:
             watch.readable = False
 
+    def readable_drained(self, fd):
+        """A read on fd returned less than it asked for; True if the reader may stop there.
+
+        A short read emptied the socket's queue, and new data makes a new edge, so in ET mode the
+        fd's readiness ends here as at EAGAIN, and the EAGAIN call is saved. Unless a hangup or
+        error was reported: an EOF queued behind the data read gets no edge of its own, so the
+        reader must read on until EAGAIN (False). In LT mode epoll reports the fd again anyway.
+        """
+        if not self.edge_triggered:
+            return True
+        watch = self._watches.get(fd)
+        if watch is None:
+            return True
+        if watch.hangup:
+            return False
+        watch.readable = False
+        return True
+
     def writable_exhausted(self, fd):
         watch = self._watches.get(fd)
         if watch is not None:
@@ -249,6 +271,8 @@ class EpollPoller:
             if mask & _READ_EVENTS:
                 if edge:
                     watch.readable = True
+                    if mask & _HANGUP_EVENTS:
+                        watch.hangup = True
                 reader = watch.reader
                 if reader is not None:
                     on_ready(reader)

@@ -420,3 +420,42 @@ def test_edge_triggered_mode_makes_fewer_epoll_ctl_calls():
     level, edge = ping_pong_epoll_ctl('level'), ping_pong_epoll_ctl('edge')
     assert level >= 200
     assert edge * 10 <= level, (edge, level)
+
+
+class _Parked:
+    """The least a waiter parked with the poller needs to be."""
+    _cancelled = False
+
+    def _run(self):
+        pass
+
+
+@pytest.mark.parametrize('edge', [False, True], ids=['level', 'edge'])
+def test_a_short_read_ends_readiness_unless_a_hangup_was_reported(edge):
+    # A reader that got less than it asked for may stop there, saving the EAGAIN call; but in
+    # ET mode an EOF that came with the data read gets no later edge, so it must read on.
+    poller = _epoll.EpollPoller(edge_triggered=edge)
+    ready = []
+    poller.on_ready = ready.append
+    a, b = socket.socketpair()
+    waiter = _Parked()
+    try:
+        poller.park_reader(a.fileno(), waiter, a)
+        b.send(b'data')
+        poller.poll(1)
+        assert ready == [waiter]
+        assert a.recv(100) == b'data'
+        assert poller.readable_drained(a.fileno()) is True
+        b.send(b'last')
+        b.shutdown(socket.SHUT_WR)
+        ready.clear()
+        poller.poll(1)
+        assert ready == [waiter]
+        assert a.recv(100) == b'last'
+        assert poller.readable_drained(a.fileno()) is (not edge)
+        assert a.recv(100) == b''
+    finally:
+        poller.forget(a.fileno())
+        poller.close()
+        a.close()
+        b.close()
