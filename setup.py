@@ -41,6 +41,13 @@ def compiled_modules():
     return names
 
 
+def _source(name):
+    """eloop/X.pyx where a module has a C twin (only what must reach the kernel without Python
+    objects is written so, beside its plain-Python twin eloop/X.py), else eloop/X.py."""
+    path = name.replace('.', '/')
+    return path + '.pyx' if os.path.exists(os.path.join(HERE, path + '.pyx')) else path + '.py'
+
+
 def extensions():
     if os.environ.get('ELOOP_NO_COMPILE', '') not in ('', '0'):
         print('ELOOP_NO_COMPILE is set: eloop is installed as plain Python', file=sys.stderr)
@@ -48,8 +55,7 @@ def extensions():
     try:
         from Cython.Build import cythonize
         from setuptools import Extension
-        modules = [Extension(name, [name.replace('.', '/') + '.py'])
-                   for name in compiled_modules()]
+        modules = [Extension(name, [_source(name)]) for name in compiled_modules()]
         return cythonize(modules, compiler_directives=COMPILER_DIRECTIVES, quiet=True)
     except Exception as exc:  # Cython missing or refusing the source: install the plain modules
         _warn(f'Cython could not translate eloop to C ({type(exc).__name__}: {exc}).')
