@@ -18,7 +18,9 @@ What "active" does:
     asyncio.new_event_loop(), asyncio.run(), asyncio.Runner, pytest-asyncio's runners,
     anyio's asyncio backend (unless given a loop_factory or use_uvloop), aiohttp's
     `pyloop` and IsolatedAsyncioTestCase take their loops from;
-  * ignores eloop's spelling of a warning that pytest-asyncio ignores for stock loops;
+  * ignores eloop's spelling of a warning that pytest-asyncio ignores for stock loops, and
+    lets blockbuster allow in eloop's functions the blocking calls it allows in asyncio's
+    functions of the same names (sendfile, subprocess_exec, create_unix_server...);
   * on a Python without event loop policies (3.16+), instead answers pytest-asyncio's
     `pytest_asyncio_loop_factories` hook with {"eloop": ...} (a project's own
     implementation of the hook, in its conftest, is asked first and wins) and gives
@@ -75,6 +77,7 @@ class _EloopSession:
         self.factory = loop_factory(config)
         self._previous_policy = None
         self._policy_installed = False
+        self._undo = []
 
     def install_policy(self):
         """Makes eloop the loop of asyncio.new_event_loop() and of everything built on it.
@@ -93,6 +96,16 @@ class _EloopSession:
             with _policy_deprecation_ignored():
                 asyncio.set_event_loop_policy(self._previous_policy)
             self._policy_installed = False
+
+    def teach_blockbuster(self):
+        undo = allow_in_eloop_what_blockbuster_allows_in_asyncio()
+        if undo is not None:
+            self._undo.append(undo)
+
+    def undo(self):
+        self.restore_policy()
+        while self._undo:
+            self._undo.pop()()
 
     def pytest_report_header(self, config):
         import eloop
@@ -141,6 +154,36 @@ def with_eloop_loop_factory(backend, factory):
     return ('asyncio', {**options, 'loop_factory': factory})
 
 
+def allow_in_eloop_what_blockbuster_allows_in_asyncio():
+    """blockbuster (a test tool that fails a test making a blocking call in the event loop's
+    thread) lets asyncio's own loop make a few: os.sendfile in loop.sendfile, the os.read of
+    subprocess.Popen in subprocess_exec, os.stat/os.unlink of a Unix server's socket file.
+    It names them by file and function ("asyncio/base_events.py", {"sendfile"}); eloop makes
+    the same calls in its functions of the same names, so they are allowed there too, and
+    nowhere else. Returns the function that undoes it, or None without blockbuster."""
+    try:
+        from blockbuster import blockbuster as module
+    except ImportError:
+        return None
+    cls = module.BlockBuster
+    activate = getattr(cls, 'activate', None)
+    if activate is None:
+        return None
+    eloop_files = [f'eloop/{name}' for name in sorted(os.listdir(os.path.dirname(__file__)))
+                   if name.endswith('.py')]
+
+    def activate_allowing_eloop(bb, *args, **kwargs):
+        for function in bb.functions.values():
+            allowed = function.can_block_functions
+            for filename, names in list(allowed):
+                if filename.startswith('asyncio/'):
+                    allowed += [(f, names) for f in eloop_files if (f, names) not in allowed]
+        return activate(bb, *args, **kwargs)
+
+    cls.activate = activate_allowing_eloop
+    return lambda: setattr(cls, 'activate', activate)
+
+
 _SESSION_PLUGIN = 'eloop-session'
 
 
@@ -160,6 +203,7 @@ def pytest_configure(config):
     session = _EloopSession(config)
     if not session.install_policy():
         session = _EloopSessionWithoutPolicies(config)
+    session.teach_blockbuster()
     config.pluginmanager.register(session, _SESSION_PLUGIN)
 
 
@@ -167,7 +211,7 @@ def pytest_unconfigure(config):
     session = config.pluginmanager.get_plugin(_SESSION_PLUGIN)
     if session is not None:
         config.pluginmanager.unregister(session, _SESSION_PLUGIN)
-        session.restore_policy()
+        session.undo()
 
 
 def _has_policies():

@@ -153,3 +153,44 @@ def test_anyio_backend_gets_eloop_factory_only_where_it_names_no_loop():
     for unchanged in ('trio', ('trio', {}), ('asyncio', {'use_uvloop': True}),
                       ('asyncio', {'loop_factory': asyncio.new_event_loop})):
         assert pytest_plugin.with_eloop_loop_factory(unchanged, factory) is unchanged
+
+
+def test_blockbuster_allows_in_eloop_only_what_it_allows_in_asyncio(monkeypatch):
+    # A stand-in with blockbuster's shape: per function, (file, {function names}) allowed to block.
+    import sys
+    import types
+
+    class Function:
+        def __init__(self, allowed):
+            self.can_block_functions = allowed
+
+    class BlockBuster:
+        def __init__(self):
+            self.functions = {
+                'os.sendfile': Function([('asyncio/base_events.py', {'sendfile'})]),
+                'os.stat': Function([('_pytest/assertion/rewrite.py', {'_write_pyc'})]),
+            }
+
+        def activate(self):
+            self.active = True
+
+    package = types.ModuleType('blockbuster')
+    package.blockbuster = types.ModuleType('blockbuster.blockbuster')
+    package.blockbuster.BlockBuster = BlockBuster
+    monkeypatch.setitem(sys.modules, 'blockbuster', package)
+    monkeypatch.setitem(sys.modules, 'blockbuster.blockbuster', package.blockbuster)
+
+    original = BlockBuster.activate
+    undo = pytest_plugin.allow_in_eloop_what_blockbuster_allows_in_asyncio()
+    assert BlockBuster.activate is not original
+    bb = BlockBuster()
+    bb.activate()
+    bb.activate()  # again: nothing is added twice
+    assert bb.active
+    sendfile = bb.functions['os.sendfile'].can_block_functions
+    assert ('eloop/_network.py', {'sendfile'}) in sendfile
+    assert len(sendfile) == len(set((f, frozenset(n)) for f, n in sendfile))
+    assert all(name == {'sendfile'} for _, name in sendfile)
+    assert bb.functions['os.stat'].can_block_functions == [('_pytest/assertion/rewrite.py', {'_write_pyc'})]
+    undo()
+    assert BlockBuster.activate is original

@@ -355,12 +355,15 @@ def load_baseline(path):
 
 # -- main ----------------------------------------------------------------------------------
 
-def prepare(suite, args):
-    """(unpacked sdist, virtualenv with eloop) for the suite."""
+def prepare(suite, args, wheels):
+    """(unpacked sdist, virtualenv with eloop) for the suite. `wheels` keeps the one eloop
+    wheel of this run: every suite tests the same snapshot of the working tree."""
     source = _env.sdist_source(suite.dist, suite.version)
     venv = _env.venv_for(suite.name, args.python)
     if args.eloop_from == "install":
-        _env.install_eloop(venv, _env.eloop_wheel())
+        if not wheels:
+            wheels.append(_env.eloop_wheel())
+        _env.install_eloop(venv, wheels[0])
     else:
         _env.remove_eloop(venv)
     return source, venv
@@ -371,10 +374,11 @@ def main(argv=None):
     stocks = load_baseline(args.baseline) if args.baseline else {}
     results, infos = {}, {}
     setup_failed = False
+    wheels = []
     for name in args.suites:
         suite = SUITES[name]
         try:
-            source, venv = prepare(suite, args)
+            source, venv = prepare(suite, args, wheels)
         except _env.SetupError as exc:
             print(f"{name}: setup failed: {exc}", flush=True)
             setup_failed = True
@@ -385,6 +389,9 @@ def main(argv=None):
                 info = infos[name]
                 print(f"[{name}] eloop {info['version']} {'compiled' if info['compiled'] else 'pure Python'}"
                       f" from {info['file']}", flush=True)
+                if not info["compiled"] and not args.pure:
+                    print(f"[{name}] WARNING: eloop is not compiled here (did Cython fail on the "
+                          f"working tree?): these are the plain-Python modules' results", flush=True)
             print(f"[{name}] running on {label.name} ...", flush=True)
             result = run_once(suite, label, source, venv, args)
             results[(name, label.name)] = result
