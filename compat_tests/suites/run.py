@@ -371,6 +371,11 @@ def prepare(suite, args, wheels):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
+    # across exec: the suites' tests of Ctrl-C (anyio's test_keyboard_interrupt_*) would then
+    # fail on every loop. A Python handler is reset to the default by exec.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     stocks = load_baseline(args.baseline) if args.baseline else {}
     results, infos = {}, {}
     setup_failed = False
