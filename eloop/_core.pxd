@@ -6,14 +6,29 @@
 
 cimport cython
 
-from eloop._handles cimport Handle, TimerHandle
+from eloop._handles cimport Runnable, Handle, TimerHandle, new_handle, new_timer
 from eloop._epoll cimport EpollPoller
 from eloop._proactor cimport Proactor
 
+cdef bint _COMPILED
 
-cdef class _Wakeup:
+
+# The timer heap, with C comparisons of the due times.
+cdef _push_timer(list heap, TimerHandle timer)
+
+@cython.locals(last=TimerHandle, first=TimerHandle, end=Py_ssize_t, pos=Py_ssize_t,
+               child=Py_ssize_t, right=Py_ssize_t)
+cdef TimerHandle _pop_timer(list heap)
+
+@cython.locals(timer=TimerHandle)
+cdef double _due_time(list heap, Py_ssize_t pos)
+
+@cython.locals(when=double, parent_pos=Py_ssize_t, parent=TimerHandle)
+cdef _sift_up(list heap, Py_ssize_t pos, TimerHandle timer)
+
+
+cdef class _Wakeup(Runnable):
     cdef public int fd
-    cdef public bint _cancelled
     cdef public unsigned long long count
 
     cpdef _run(self)
@@ -46,7 +61,11 @@ cdef class LoopCore:
     cpdef _check_closed(self)
     cpdef _add_callback(self, handle)
     cpdef _timer_handle_cancelled(self, TimerHandle handle)
+    cdef TimerHandle _schedule(self, double when, callback, tuple args, context)
 
-    @cython.locals(scheduled=list, sched_count=Py_ssize_t, ntodo=Py_ssize_t, i=Py_ssize_t,
-                   end_time=double, handle=object)
+    @cython.locals(scheduled=list, count=Py_ssize_t, ntodo=Py_ssize_t, timeout=double,
+                   end_time=double, timer=TimerHandle, handle=Runnable)
     cpdef _run_once(self)
+
+    @cython.locals(live=list, timer=TimerHandle)
+    cdef list _drop_cancelled_timers(self)

@@ -10,6 +10,7 @@ the poller is asked not to wait when anything is ready.
 import collections
 import heapq
 import logging
+import operator
 import os
 import sys
 import threading
@@ -22,7 +23,14 @@ from asyncio import tasks
 
 from . import _epoll
 from . import _proactor
-from ._handles import Handle, TimerHandle
+from ._handles import Runnable, TimerHandle, new_handle, new_timer
+
+try:
+    import cython
+except ImportError:  # plain Python without Cython installed: nothing is compiled
+    _COMPILED = False
+else:
+    _COMPILED = cython.compiled
 
 logger = logging.getLogger('asyncio')
 
@@ -34,6 +42,8 @@ _MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5
 _MAXIMUM_POLL_TIMEOUT = 24 * 3600
 # The fds the poller watches for the loop itself: the wakeup eventfd of call_soon_threadsafe.
 _OWN_FDS = 1
+
+_timer_due_time = operator.attrgetter('_when')
 
 
 def _run_until_complete_cb(fut):
@@ -91,10 +101,66 @@ def _forget_fileobj(fileobjs, fileobj):
     return fd
 
 
-class _Wakeup:
+def _push_timer(heap, timer):
+    """Add `timer` to the heap of timers, ordered by due time.
+
+    Compiled, a sift that compares the C doubles `_when` directly; heapq would compare through
+    TimerHandle.__lt__, a Python-level call per comparison. In plain Python heapq's C code is the
+    faster of the two, so it is used there.
+    """
+    if not _COMPILED:
+        heapq.heappush(heap, timer)
+        return
+    heap.append(timer)
+    _sift_up(heap, len(heap) - 1, timer)
+
+
+def _pop_timer(heap):
+    """Remove and return the earliest timer of the heap (heapq.heappop's algorithm)."""
+    if not _COMPILED:
+        return heapq.heappop(heap)
+    last = heap.pop()
+    end = len(heap)
+    if not end:
+        return last
+    first = heap[0]
+    # As heapq does: move the earlier child up into the hole down to a leaf, then put the last
+    # timer in that leaf and sift it up (fewer comparisons than stopping half-way down).
+    pos = 0
+    child = 1
+    while child < end:
+        right = child + 1
+        if right < end and not _due_time(heap, child) < _due_time(heap, right):
+            child = right
+        heap[pos] = heap[child]
+        pos = child
+        child = 2 * pos + 1
+    _sift_up(heap, pos, last)
+    return first
+
+
+def _due_time(heap, pos):
+    timer = heap[pos]
+    return timer._when
+
+
+def _sift_up(heap, pos, timer):
+    """Put `timer` at `pos` or above it, moving later parents down (heapq's _siftdown)."""
+    when = timer._when
+    while pos:
+        parent_pos = (pos - 1) >> 1
+        parent = heap[parent_pos]
+        if not when < parent._when:
+            break
+        heap[pos] = parent
+        pos = parent_pos
+    heap[pos] = timer
+
+
+class _Wakeup(Runnable):
     """The reader of the loop's eventfd: drains it so that the next write wakes the poller again."""
 
-    __slots__ = ('fd', '_cancelled', 'count')
+    __slots__ = ('fd', 'count')
 
     def __init__(self, fd):
         self.fd = fd
@@ -158,7 +224,7 @@ class LoopCore:
         if self._debug:
             self._check_thread()
             self._check_callback(callback, 'call_soon')
-        handle = Handle(callback, args, self, context)
+        handle = new_handle(callback, args, self, context, self._debug)
         self._ready.append(handle)
         return handle
 
@@ -166,19 +232,22 @@ class LoopCore:
         """Call `callback(*args)` after `delay` seconds."""
         if delay is None:
             raise TypeError('delay must not be None')
-        timer = self.call_at(self.time() + delay, callback, *args, context=context)
-        return timer
+        return self._schedule(self.time() + delay, callback, args, context)
 
     def call_at(self, when, callback, *args, context=None):
         """Call `callback(*args)` at `when` on the loop's clock."""
         if when is None:
             raise TypeError('when cannot be None')
+        return self._schedule(when, callback, args, context)
+
+    def _schedule(self, when, callback, args, context):
+        """call_at's work, shared with call_later (in C when compiled, not a Python-level call)."""
         self._check_closed()
         if self._debug:
             self._check_thread()
             self._check_callback(callback, 'call_at')
-        timer = TimerHandle(when, callback, args, self, context)
-        heapq.heappush(self._scheduled, timer)
+        timer = new_timer(when, callback, args, self, context, self._debug)
+        _push_timer(self._scheduled, timer)
         timer._scheduled = True
         return timer
 
@@ -187,7 +256,7 @@ class LoopCore:
         self._check_closed()
         if self._debug:
             self._check_callback(callback, 'call_soon_threadsafe')
-        handle = Handle(callback, args, self, context)
+        handle = new_handle(callback, args, self, context, self._debug)
         self._ready.append(handle)
         self._write_to_self()
         return handle
@@ -335,29 +404,32 @@ class LoopCore:
     def _run_once(self):
         """One iteration: compact the timers, poll, make due timers ready, run what is ready."""
         scheduled = self._scheduled
-        sched_count = len(scheduled)
-        if (sched_count > _MIN_SCHEDULED_TIMER_HANDLES and
-                self._timer_cancelled_count / sched_count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION):
-            self._drop_cancelled_timers()
-            scheduled = self._scheduled
+        count = len(scheduled)
+        if (count > _MIN_SCHEDULED_TIMER_HANDLES and
+                self._timer_cancelled_count / count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION):
+            scheduled = self._drop_cancelled_timers()
         else:
-            while scheduled and scheduled[0]._cancelled:
+            while scheduled:
+                timer = scheduled[0]
+                if not timer._cancelled:
+                    break
                 self._timer_cancelled_count -= 1
-                handle = heapq.heappop(scheduled)
-                handle._scheduled = False
+                _pop_timer(scheduled)
+                timer._scheduled = False
 
         ready = self._ready
         if ready or self._stopping:
-            timeout = 0
+            timeout = 0.0
         elif scheduled:
-            timeout = scheduled[0]._when - self.time()
+            timer = scheduled[0]
+            timeout = timer._when - self.time()
             if timeout < 0:
-                timeout = 0
+                timeout = 0.0
             elif timeout > _MAXIMUM_POLL_TIMEOUT:
                 timeout = _MAXIMUM_POLL_TIMEOUT
         else:
-            timeout = None
-        if timeout != 0 or len(self._poller) > _OWN_FDS:
+            timeout = -1.0  # wait until an fd is ready
+        if timeout != 0 or len(self._poller._watches) > _OWN_FDS:
             self._poller.poll(timeout)
         # Else callbacks are ready and the poller watches only the loop's own wakeup eventfd: a
         # poll could only report a call_soon_threadsafe whose callback is queued already, so the
@@ -366,12 +438,12 @@ class LoopCore:
         if scheduled:  # (the clock is read only when there are timers)
             end_time = self.time() + self._clock_resolution
             while scheduled:
-                handle = scheduled[0]
-                if handle._when >= end_time:
+                timer = scheduled[0]
+                if timer._when >= end_time:
                     break
-                handle = heapq.heappop(scheduled)
-                handle._scheduled = False
-                ready.append(handle)
+                _pop_timer(scheduled)
+                timer._scheduled = False
+                ready.append(timer)
 
         # Run what was ready when this point was reached, not what those callbacks schedule:
         # that waits for the next iteration, after another poll. popleft() is thread-safe.
@@ -406,15 +478,19 @@ class LoopCore:
         handle = None
 
     def _drop_cancelled_timers(self):
+        """Rebuild the heap without its cancelled timers (they are many); return the new heap."""
         live = []
-        for handle in self._scheduled:
-            if handle._cancelled:
-                handle._scheduled = False
+        for timer in self._scheduled:
+            if timer._cancelled:
+                timer._scheduled = False
             else:
-                live.append(handle)
-        heapq.heapify(live)
+                live.append(timer)
+        # A sorted list is a heap, and sorting on float keys is C work where heapify would compare
+        # through TimerHandle.__lt__.
+        live.sort(key=_timer_due_time)
         self._scheduled = live
         self._timer_cancelled_count = 0
+        return live
 
     # -- debug ----------------------------------------------------------------------------------
 
@@ -444,7 +520,7 @@ class LoopCore:
         self._check_closed()
         fd = _remember_fileobj(self._reader_fileobjs, fd)
         self._ensure_fd_no_transport(fd)
-        handle = Handle(callback, args, self, None)
+        handle = new_handle(callback, args, self, None, self._debug)
         old = self._poller.watch_readable(fd, handle)
         if old is not None:
             old.cancel()
@@ -466,7 +542,7 @@ class LoopCore:
         self._check_closed()
         fd = _remember_fileobj(self._writer_fileobjs, fd)
         self._ensure_fd_no_transport(fd)
-        handle = Handle(callback, args, self, None)
+        handle = new_handle(callback, args, self, None, self._debug)
         old = self._poller.watch_writable(fd, handle)
         if old is not None:
             old.cancel()

@@ -1,5 +1,8 @@
 # C types for _epoll.py (Cython "pure Python mode": this file augments the .py of the same name).
 
+from eloop._epoll_wait cimport EpollWaiter
+from eloop._handles cimport Runnable, Handle
+
 cdef class FdWatch:
     cdef public int fd
     cdef public object reader
@@ -11,8 +14,8 @@ cdef class FdWatch:
     cdef public object owner
 
 
-cdef class _Rearming:
-    cdef public object handle
+cdef class _Rearming(Runnable):
+    cdef public Handle handle
     cdef public EpollPoller poller
     cdef public int fd
 
@@ -22,6 +25,7 @@ cdef class _Rearming:
 cdef class EpollPoller:
     cdef public bint edge_triggered
     cdef public object _epoll
+    cdef EpollWaiter _waiter
     cdef public dict _watches
     cdef public int _max_events
     cdef public unsigned long long n_polls

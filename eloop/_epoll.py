@@ -1,7 +1,7 @@
 """The epoll backend's poller: which fds the loop waits on, and what becomes ready.
 
 Each fd has a `FdWatch`: at most one waiter for reading and one for writing. A waiter is anything
-the loop can put in its ready queue (an object with `_cancelled` and `_run()`): a Handle given to
+the loop can put in its ready queue (a `Runnable`: `_cancelled` and `_run()`): a Handle given to
 add_reader/add_writer, or an operation of the completion queue parked until its fd is ready.
 
 Two trigger modes:
@@ -22,6 +22,9 @@ it if it still holds), so the promise is kept in both modes.
 import errno
 import select
 import weakref
+
+from ._epoll_wait import EpollWaiter
+from ._handles import Runnable
 
 EPOLLIN = select.EPOLLIN
 EPOLLOUT = select.EPOLLOUT
@@ -66,7 +69,7 @@ class FdWatch:
         self.owner = None
 
 
-class _Rearming:
+class _Rearming(Runnable):
     """In ET mode, runs an add_reader/add_writer handle and then re-arms its fd.
 
     The re-arm makes epoll report the fd again if it is still ready, which is the level-triggered
@@ -79,15 +82,16 @@ class _Rearming:
         self.handle = handle
         self.poller = poller
         self.fd = fd
-
-    @property
-    def _cancelled(self):
-        return self.handle._cancelled
+        # Never set: the handle may be cancelled directly (remove_reader cancels the handle it
+        # returns), so _run asks the handle.
+        self._cancelled = False
 
     def cancel(self):
         self.handle.cancel()
 
     def _run(self):
+        if self.handle._cancelled:
+            return
         self.handle._run()
         self.poller._rearm(self.fd)
 
@@ -98,6 +102,7 @@ class EpollPoller:
     def __init__(self, edge_triggered=False):
         self.edge_triggered = bool(edge_triggered)
         self._epoll = select.epoll()
+        self._waiter = EpollWaiter(self._epoll)
         self._watches = {}
         self._max_events = 256
         # Counters read by loop statistics: syscalls made and events seen.
@@ -247,10 +252,11 @@ class EpollPoller:
     # -- polling ----------------------------------------------------------------------------
 
     def poll(self, timeout):
-        """Wait up to `timeout` seconds (None: forever) and hand the ready waiters to on_ready."""
+        """Wait up to `timeout` seconds (negative or None: for ever) and hand the ready waiters
+        to on_ready."""
         self.n_polls += 1
         try:
-            events = self._epoll.poll(-1 if timeout is None else timeout, self._max_events)
+            events = self._waiter.wait(-1.0 if timeout is None else timeout, self._max_events)
         except InterruptedError:
             return 0
         if not events:
@@ -439,6 +445,7 @@ class EpollPoller:
         fails with EBADF rather than waiting forever.
         """
         old, self._epoll = self._epoll, select.epoll()
+        self._waiter = EpollWaiter(self._epoll)
         old.close()
         # The new instance may have taken the number of a closed fd: that fd is closed too.
         own_fd = self._epoll.fileno()

@@ -1,9 +1,22 @@
 # C types for _handles.py (Cython "pure Python mode": this file augments the .py of the same name).
 
-cdef class Handle:
+cdef extern from "Python.h":
+    # Used by Handle._run when compiled, in place of Context.run.
+    int PyContext_Enter(object context) except -1
+    int PyContext_Exit(object context) except -1
+
+cdef bint _COMPILED
+
+
+cdef class Runnable:
+    cdef public bint _cancelled
+
+    cpdef _run(self)
+
+
+cdef class Handle(Runnable):
     cdef public object _callback
     cdef public object _args
-    cdef public bint _cancelled
     cdef public object _loop
     cdef public object _source_traceback
     cdef public object _repr
@@ -11,8 +24,18 @@ cdef class Handle:
     cdef object __weakref__
 
     cpdef _run(self)
+    cpdef cancel(self)
 
 
 cdef class TimerHandle(Handle):
     cdef public bint _scheduled
     cdef public double _when
+
+    cpdef cancel(self)
+
+
+cdef void _init_handle(Handle handle, callback, args, loop, context, bint debug) except *
+cdef void _init_timer(TimerHandle timer, double when, callback, args, loop, context,
+                      bint debug) except *
+cpdef Handle new_handle(callback, args, loop, context, bint debug)
+cpdef TimerHandle new_timer(double when, callback, args, loop, context, bint debug)

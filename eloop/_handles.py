@@ -9,6 +9,13 @@ import sys
 from asyncio import format_helpers
 from contextvars import copy_context
 
+try:
+    import cython
+except ImportError:  # plain Python without Cython installed: nothing is compiled
+    _COMPILED = False
+else:
+    _COMPILED = cython.compiled
+
 
 # The modules between a caller and the handle it gets (call_soon, call_later, ...). A creation
 # traceback leaves their frames out so that it ends at the caller's line. Compiled, they have no
@@ -24,25 +31,65 @@ def _extract_stack():
     return format_helpers.extract_stack(frame)
 
 
-class Handle:
+class Runnable:
+    """What the loop's ready queue holds: something to run once, skipped if cancelled meanwhile.
+
+    Handles, the completion queue's operations and the poller's own waiters derive from it, so that
+    compiled, the loop reads `_cancelled` and calls `_run` in C (a vtable call) rather than by
+    looking the method up on each object. A plain-Python subclass works too, at Python speed.
+    """
+
+    __slots__ = ('_cancelled',)
+
+    def _run(self):
+        raise NotImplementedError
+
+
+def _init_handle(handle, callback, args, loop, context, debug):
+    """Fill in a new Handle; the one body behind Handle() and new_handle()."""
+    if context is None:
+        context = copy_context()
+    handle._context = context
+    handle._loop = loop
+    handle._callback = callback
+    handle._args = args
+    handle._cancelled = False
+    handle._repr = None
+    if debug:
+        handle._source_traceback = _extract_stack()
+    else:
+        handle._source_traceback = None
+
+
+def new_handle(callback, args, loop, context, debug):
+    """A Handle, as Handle(callback, args, loop, context) makes it; compiled, a C function that
+    skips the constructor's argument parsing. `debug` is the loop's debug mode."""
+    handle = Handle.__new__(Handle)
+    _init_handle(handle, callback, args, loop, context, debug)
+    return handle
+
+
+def _init_timer(timer, when, callback, args, loop, context, debug):
+    _init_handle(timer, callback, args, loop, context, debug)
+    timer._when = when
+    timer._scheduled = False
+
+
+def new_timer(when, callback, args, loop, context, debug):
+    """A TimerHandle, as TimerHandle(when, callback, args, loop, context) makes it."""
+    timer = TimerHandle.__new__(TimerHandle)
+    _init_timer(timer, when, callback, args, loop, context, debug)
+    return timer
+
+
+class Handle(Runnable):
     """A callback with its arguments and context, scheduled on a loop."""
 
-    __slots__ = ('_callback', '_args', '_cancelled', '_loop', '_source_traceback',
-                 '_repr', '__weakref__', '_context')
+    __slots__ = ('_callback', '_args', '_loop', '_source_traceback', '_repr', '__weakref__',
+                 '_context')
 
     def __init__(self, callback, args, loop, context=None):
-        if context is None:
-            context = copy_context()
-        self._context = context
-        self._loop = loop
-        self._callback = callback
-        self._args = args
-        self._cancelled = False
-        self._repr = None
-        if loop._debug:
-            self._source_traceback = _extract_stack()
-        else:
-            self._source_traceback = None
+        _init_handle(self, callback, args, loop, context, loop._debug)
 
     def _repr_info(self):
         info = [self.__class__.__name__]
@@ -77,7 +124,16 @@ class Handle:
 
     def _run(self):
         try:
-            self._context.run(self._callback, *self._args)
+            if _COMPILED:
+                # What Context.run does, without making a bound method and a tuple of its
+                # arguments at each call (PyContext_Enter/Exit are declared in _handles.pxd).
+                PyContext_Enter(self._context)
+                try:
+                    self._callback(*self._args)
+                finally:
+                    PyContext_Exit(self._context)
+            else:
+                self._context.run(self._callback, *self._args)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -101,9 +157,7 @@ class TimerHandle(Handle):
     __slots__ = ('_scheduled', '_when')
 
     def __init__(self, when, callback, args, loop, context=None):
-        Handle.__init__(self, callback, args, loop, context)
-        self._when = when
-        self._scheduled = False
+        _init_timer(self, when, callback, args, loop, context, loop._debug)
 
     def _repr_info(self):
         info = Handle._repr_info(self)

@@ -1,11 +1,12 @@
 # C types for _proactor.py (Cython "pure Python mode": this file augments the .py of the same name).
 
-cdef class Operation:
+from eloop._handles cimport Runnable
+
+cdef class Operation(Runnable):
     cdef public Proactor proactor
     cdef public object sock
     cdef public int fd
     cdef public object future
-    cdef public bint _cancelled
 
     cpdef perform(self)
     cpdef _run(self)

@@ -13,11 +13,13 @@ complete them from its completion ring with `complete`/`fail`.
 import os
 import socket
 
+from ._handles import Runnable
 
-class Operation:
+
+class Operation(Runnable):
     """One I/O request on one fd, in one direction, completed through a future."""
 
-    __slots__ = ('proactor', 'sock', 'fd', 'future', '_cancelled')
+    __slots__ = ('proactor', 'sock', 'fd', 'future')
 
     # Which readiness of the fd lets the operation progress.
     reading = True

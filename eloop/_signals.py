@@ -13,17 +13,17 @@ import signal
 from asyncio import coroutines
 from asyncio import log
 
-from ._handles import Handle
+from ._handles import Handle, Runnable
 
 
 def _noop_signal_handler(signum, frame):
     """Installed with signal.signal so that Python writes the signal number to the wakeup fd."""
 
 
-class _SignalReader:
+class _SignalReader(Runnable):
     """Reads signal numbers from the wakeup pipe and dispatches the loop's handlers."""
 
-    __slots__ = ('loop', 'fd', '_cancelled')
+    __slots__ = ('loop', 'fd')
 
     def __init__(self, loop, fd):
         self.loop = loop

@@ -33,6 +33,7 @@ from asyncio.log import logger
 
 from ._fd_transport import (ReadingControl, close_owned_fd, repr_head, report_fatal_error,
                             requeue_in_edge_mode, socket_extra_info)
+from ._handles import Runnable
 
 # One sendmsg takes at most this many pieces of the buffer.
 _MAX_IOV = min(os.sysconf('SC_IOV_MAX'), 1024) if hasattr(os, 'sysconf') else 16
@@ -73,7 +74,7 @@ def _keepable(data, start):
     return bytes(memoryview(data)[start:])
 
 
-class Waiter:
+class Waiter(Runnable):
     """A persistent waiter parked on an fd: the loop runs it each time the fd is ready.
 
     It runs `callback` in `context` (a transport's, a server's), and reports what escapes the
@@ -81,7 +82,7 @@ class Waiter:
     stop the loop.
     """
 
-    __slots__ = ('callback', 'context', 'loop', '_cancelled', '_source_traceback')
+    __slots__ = ('callback', 'context', 'loop', '_source_traceback')  # + Runnable's _cancelled
 
     def __init__(self, callback, context, loop):
         self.callback = callback

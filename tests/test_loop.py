@@ -3,6 +3,7 @@
 import asyncio
 import contextvars
 import os
+import random
 import re
 import sys
 import threading
@@ -162,6 +163,26 @@ def test_many_cancelled_timers_are_compacted(loop):
     assert len(loop._scheduled) == 51
     assert loop._timer_cancelled_count == 0
     assert not timers[0].cancelled()
+
+
+def test_many_random_timers_fire_in_time_order_and_cancelled_ones_never(loop):
+    # Enough timers, with ties and cancellations, to exercise every path of the timer heap
+    # (compiled, eloop's own sift on the due times; plain Python, heapq) and its compaction.
+    rng = random.Random(5)
+    now = loop.time()
+    fired = []
+    timers = []
+    for i in range(3000):
+        when = now + rng.choice((rng.random() * 0.05, 0.025))
+        timers.append(loop.call_at(when, fired.append, (when, i)))
+    cancelled = set(rng.sample(range(len(timers)), 1800))
+    for i in cancelled:
+        timers[i].cancel()
+    loop.call_at(now + 0.06, loop.stop)
+    loop.run_forever()
+    assert [when for when, _ in fired] == sorted(when for when, _ in fired)
+    assert {i for _, i in fired} == set(range(len(timers))) - cancelled
+    assert len(loop._scheduled) == 0 and loop._timer_cancelled_count == 0
 
 
 def test_a_cancelled_timer_does_not_fire(loop):

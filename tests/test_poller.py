@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import os
+import select
 import socket
 import time
 
@@ -420,6 +421,36 @@ def test_edge_triggered_mode_makes_fewer_epoll_ctl_calls():
     level, edge = ping_pong_epoll_ctl('level'), ping_pong_epoll_ctl('edge')
     assert level >= 200
     assert edge * 10 <= level, (edge, level)
+
+
+def test_epoll_waiter_reports_what_select_epoll_poll_reports():
+    # _epoll_wait: epoll_wait into a C array when compiled, select.epoll.poll in plain Python.
+    from eloop._epoll_wait import EpollWaiter
+    ep = select.epoll()
+    a, b = socket.socketpair()
+    try:
+        waiter = EpollWaiter(ep)
+        ep.register(a.fileno(), select.EPOLLIN)
+        ep.register(b.fileno(), select.EPOLLIN | select.EPOLLOUT)
+        assert list(waiter.wait(0, 8)) == [(b.fileno(), select.EPOLLOUT)]
+        a.send(b'x')
+        assert sorted(waiter.wait(0, 8)) == sorted(ep.poll(0, 8)) == [
+            (b.fileno(), select.EPOLLIN | select.EPOLLOUT)]
+        b.recv(1)
+        b.send(b'y')
+        assert len(waiter.wait(0, 1)) == 1  # no more than maxevents
+        ep.unregister(b.fileno())
+        assert list(waiter.wait(-1, 8)) == [(a.fileno(), select.EPOLLIN)]  # -1: waits for ever
+        a.recv(1)
+        started = time.monotonic()
+        assert len(waiter.wait(0.02, 8)) == 0
+        assert time.monotonic() - started >= 0.02
+        with pytest.raises(ValueError):
+            waiter.wait(0, 0)
+    finally:
+        ep.close()
+        a.close()
+        b.close()
 
 
 class _Parked:

@@ -1,0 +1,26 @@
+# C declarations of _epoll_wait.pyx, so that the compiled poller (_epoll.pxd) calls it in C.
+
+from libc.stdint cimport uint32_t, uint64_t
+
+cdef extern from "sys/epoll.h" nogil:
+    ctypedef union epoll_data_t:
+        void *ptr
+        int fd
+        uint32_t u32
+        uint64_t u64
+
+    cdef struct epoll_event:
+        uint32_t events
+        epoll_data_t data
+
+    int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout)
+
+
+cdef class EpollWaiter:
+    cdef object _epoll
+    cdef int _epfd
+    cdef epoll_event *_events
+    cdef int _capacity
+
+    cdef int _reserve(self, int maxevents) except -1
+    cpdef wait(self, double timeout, int maxevents)

@@ -1,0 +1,76 @@
+# cython: language_level=3
+"""Waiting for epoll events: epoll_wait into a reused C array (twin of _epoll_wait.py).
+
+`EpollWaiter(epoll).wait(timeout, maxevents)` behaves as select.epoll.poll(timeout, maxevents):
+it waits up to `timeout` seconds (negative: for ever; the wait is rounded up to whole
+milliseconds) and returns the ready fds as (fd, events) pairs. What it saves per call is what the
+loop pays at every iteration that polls: poll's argument parsing and its buffer allocated afresh,
+a list built even when nothing is ready (an empty tuple is returned then), and the release of the
+GIL around a wait with timeout 0, which cannot block.
+
+This is the only module of eloop written in Cython proper: the kernel interface needs a C array
+of struct epoll_event. Everything else is plain Python compiled with augmenting .pxd files.
+"""
+
+from libc.errno cimport errno, EINTR
+from libc.stdlib cimport realloc, free
+from libc.math cimport ceil
+from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
+
+# The longest wait in milliseconds that epoll_wait takes (an int); longer is clamped, as the
+# loop never asks for more than a day anyway.
+cdef int _MAX_TIMEOUT_MS = 2147483647
+
+
+cdef class EpollWaiter:
+
+    def __cinit__(self, epoll):
+        self._epoll = epoll  # keeps the epoll object, and so its fd, alive
+        self._epfd = epoll.fileno()
+        self._events = NULL
+        self._capacity = 0
+
+    def __dealloc__(self):
+        free(self._events)
+
+    cdef int _reserve(self, int maxevents) except -1:
+        cdef epoll_event *events
+        if maxevents > self._capacity:
+            events = <epoll_event *>realloc(self._events, maxevents * sizeof(epoll_event))
+            if events == NULL:
+                raise MemoryError()
+            self._events = events
+            self._capacity = maxevents
+        return 0
+
+    cpdef wait(self, double timeout, int maxevents):
+        """Wait up to `timeout` seconds; the ready fds as a sequence of (fd, events) pairs."""
+        cdef int ms, n, i
+        cdef list ready
+        if maxevents <= 0:
+            raise ValueError(f'maxevents must be greater than 0, got {maxevents}')
+        self._reserve(maxevents)
+        if timeout < 0:
+            ms = -1
+        elif timeout * 1000.0 >= _MAX_TIMEOUT_MS:
+            ms = _MAX_TIMEOUT_MS
+        else:
+            ms = <int>ceil(timeout * 1000.0)
+        if ms == 0:
+            n = epoll_wait(self._epfd, self._events, maxevents, 0)
+        else:
+            with nogil:
+                n = epoll_wait(self._epfd, self._events, maxevents, ms)
+        if n < 0:
+            if errno == EINTR:
+                # A signal: run its Python handler (which may raise); the loop's next iteration
+                # waits again with what is left of its timeout.
+                PyErr_CheckSignals()
+                return ()
+            PyErr_SetFromErrno(OSError)
+        if n == 0:
+            return ()
+        ready = [None] * n
+        for i in range(n):
+            ready[i] = (self._events[i].data.fd, self._events[i].events)
+        return ready
