@@ -78,6 +78,7 @@ class Result:
     proof_errors: list = field(default_factory=list)
     on_loop: int = 0                              # tests that ran the loop asked for
     own_loops: dict = field(default_factory=dict)  # id -> loop classes the test chose itself
+    session_policies: set = field(default_factory=set)  # policy classes in force at session start
     deselect_unused: list = field(default_factory=list)
     log: str = ""
     problem: str = ""                             # the run did not finish normally
@@ -192,6 +193,9 @@ def collect_records(result, records):
             if "deselect_unused" in record:
                 result.deselect_unused = record["deselect_unused"]
                 continue
+            if "session_policy" in record:
+                result.session_policies.add(record["session_policy"])
+                continue
             test_id = record["id"]
             if test_id is None:
                 _merge_kinds(outside, record["ran"])
@@ -204,6 +208,8 @@ def collect_records(result, records):
                     test["message"] = f"{record['when']}: {record['message']}"
             if "ran" in record:
                 _merge_kinds(test["ran"], record["ran"])
+                test["policies_of_stock_loops"] = sorted(
+                    set(test.get("policies_of_stock_loops", ())) | set(record.get("policies_of_stock_loops", ())))
     for test in tests.values():
         outcomes = test["outcomes"]
         test["status"] = ("broken" if any(o in BROKEN for o in outcomes) else
@@ -230,21 +236,29 @@ def check_proof(result, label):
 
     The runner chooses the loop of everything that asks asyncio for one; a test may still
     name its own loop class (pytest-asyncio's tests of its loop-factories hook subclass
-    asyncio.SelectorEventLoop, anyio's tests of its options run uvloop). Those are the
-    test's explicit choice, which no runner can change: counted apart, not a failure.
+    asyncio.SelectorEventLoop, anyio's tests of its options run uvloop) or install a policy
+    class of its own (pytest-asyncio's event_loop_policy examples). Those are the test's
+    explicit choice, which no runner can change: counted apart, not a failure.
     asyncio's own loop classes in an eloop run, or eloop's in a stock run, are."""
     wanted = label.expected_kind
+    session_is_eloop = bool(result.session_policies) and all(p.startswith("eloop.") for p in result.session_policies)
     for test_id, test in sorted(result.tests.items()):
         ran = test["ran"]
         if wanted in ran:
             result.on_loop += 1
+        # asyncio's loops made by a policy class of the test's own are the test's choice too.
+        policies = test.get("policies_of_stock_loops", [])
+        # Only where eloop's policy was the session's (checked below) is any other policy in
+        # force proof that the test put it there: get_event_loop_policy() never replaces one.
+        own_policy = session_is_eloop and bool(policies) and all(p.startswith("test:") for p in policies)
         foreign, chosen = [], []
         for kind, names in ran.items():
             if kind in (wanted, "fake"):
                 continue
             for name in names:
-                is_runners_choice = kind == "eloop" or name.startswith(STOCK_MODULES)
-                (foreign if is_runners_choice else chosen).append(name)
+                is_runners_choice = kind == "eloop" or (name.startswith(STOCK_MODULES) and not own_policy)
+                (foreign if is_runners_choice else chosen).append(
+                    name if is_runners_choice or not own_policy else f"{name} (the test's policy)")
         if chosen:
             result.own_loops[test_id] = chosen
         if foreign:
@@ -255,6 +269,9 @@ def check_proof(result, label):
                 result.proof_errors.append(f"{test_id} ran eloop in another trigger mode: {', '.join(wrong)}")
     if result.on_loop == 0:
         result.proof_errors.append(f"no test ran on {label.name}")
+    if label.is_eloop and not session_is_eloop:
+        result.proof_errors.append(f"the sessions' event loop policy was not eloop's: "
+                                   f"{', '.join(sorted(result.session_policies))}")
 
 
 # -- report --------------------------------------------------------------------------------

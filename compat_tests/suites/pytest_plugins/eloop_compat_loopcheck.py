@@ -37,6 +37,52 @@ _recorder = _proof.LoopRecorder(_classifier)
 _recorder.install()
 
 
+class _PolicyNotes:
+    """Which event loop policy was in force whenever one of asyncio's own loop classes
+    started running, per test: "session" (the policy in force when the session started:
+    eloop's, in an eloop run), "none", or "test:CLASS" for a policy that the test itself
+    put in place (pytest-asyncio's `event_loop_policy` fixture examples): then the test
+    chose its loops itself."""
+
+    def __init__(self):
+        self.current = None
+        self.session_policy = None
+        self.seen = {}
+
+    def install(self):
+        from asyncio import events
+        inner = events._set_running_loop
+        notes = self
+
+        def _set_running_loop(loop):
+            if loop is not None and type(loop).__module__.startswith("asyncio."):
+                notes.seen.setdefault(notes.current, set()).add(notes.describe(_policy_in_force()))
+            return inner(loop)
+
+        _set_running_loop.__wrapped__ = inner
+        events._set_running_loop = _set_running_loop
+
+    def describe(self, policy):
+        if policy is None:
+            return "none"
+        if policy is self.session_policy:
+            return "session"
+        return "test:" + _class_name(policy)
+
+
+def _policy_in_force():
+    from asyncio import events
+    return getattr(events, "_event_loop_policy", None)  # read without making one
+
+
+def _class_name(obj):
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+_policies = _PolicyNotes()
+_policies.install()
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("eloop_compat_loopcheck")
     group.addoption("--loopcheck-dir", default=None, help="write per-test outcomes and loops here")
@@ -110,11 +156,15 @@ def _is_xdist_worker(config):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     _recorder.begin(item.nodeid)
+    _policies.current = item.nodeid
     try:
         yield
     finally:
         ran, created = _recorder.end(item.nodeid)
-        _write(item.config, {"id": item.nodeid, "ran": ran, "created": created})
+        _policies.current = None
+        policies = sorted(_policies.seen.pop(item.nodeid, ()))
+        _write(item.config, {"id": item.nodeid, "ran": ran, "created": created,
+                             "policies_of_stock_loops": policies})
 
 
 def pytest_runtest_logreport(report):
@@ -168,6 +218,13 @@ def pytest_configure(config):
     except ImportError:  # a stock-only environment: nothing will be classified as eloop
         return
     _classifier.set_eloop((eloop.Loop,), "eloop")
+
+
+def pytest_sessionstart(session):
+    # After every plugin's pytest_configure: eloop's plugin has installed its policy.
+    _policies.session_policy = _policy_in_force()
+    policy = _policies.session_policy
+    _write(session.config, {"session_policy": "none" if policy is None else _class_name(policy)})
 
 
 def pytest_sessionfinish(session):
