@@ -1,11 +1,17 @@
 """The socket stream transport: TCP and Unix connections over the completion interface.
 
-Reading is a completion. While reading is active a `Waiter` is parked on the fd with the
-poller; when the fd is ready the loop runs it, and it receives into a buffer (the loop's shared
-read buffer, or the protocol's own for a BufferedProtocol) and hands the data up. It keeps reading
-(see below for how long) within a budget per event, so that one busy socket cannot starve the
-others; in ET mode, when the budget runs out before the socket is drained, it queues itself again
-on the loop's ready queue, because no new edge will come for data that is already there.
+A connection is two objects. `SocketTransport` is what protocols and users hold: an
+asyncio.Transport (isinstance checks and asyncio's flow control hold for it). `SocketStream` does
+the work: it keeps the connection's state and moves its bytes. Compiled, it is a C type with C
+fields, so the read and write paths make C calls, not Python attribute lookups; a C type cannot
+also inherit asyncio's Python transport classes, hence the two.
+
+Reading is a completion. While reading is active the stream is parked on the fd with the
+poller as its read waiter; when the fd is ready the loop runs it, and it receives into a buffer
+(the loop's read buffer, or the protocol's own for a BufferedProtocol) and hands the data up. It keeps
+reading while reads fill the buffer, within a budget per event, so that one busy socket cannot
+starve the others; in ET mode, when the budget runs out before the socket is drained, it queues
+itself again on the loop's ready queue, because no new edge will come for data already there.
 
 Writing is optimistic: write() sends at once when nothing is buffered and only what the kernel
 did not take is buffered (a deque of bytes and memoryviews, never concatenated). A `Waiter`
@@ -13,9 +19,10 @@ is then parked until the fd is writable and flushes the buffer with one sendmsg 
 
 Writing stops at a partial send: the send buffer is full then, and on Linux the space freed later
 makes a new edge, so the fd is marked exhausted without paying for the EAGAIN call (as tokio
-does). Reading stops at a short read; in ET mode the waiter then comes back in the next pass of
-the ready queue and reads until EAGAIN, because a peer's EOF queued behind the last data gets
-no edge of its own.
+does). Reading stops at a short read too, in both modes: the socket's queue is empty then, and new
+data makes a new edge. Only in ET mode after epoll reported a hangup does the stream come back in
+the next pass of the ready queue to read until EAGAIN, because a peer's EOF queued behind the
+last data gets no edge of its own (the poller's `readable_drained`).
 """
 
 import collections
@@ -31,15 +38,26 @@ from asyncio import protocols
 from asyncio import transports
 from asyncio.log import logger
 
-from ._fd_transport import (ReadingControl, close_owned_fd, repr_head, report_fatal_error,
-                            requeue_in_edge_mode, socket_extra_info)
+from . import _sockio
+from ._fd_transport import close_owned_fd, repr_head, report_fatal_error, socket_extra_info
 from ._handles import Runnable
+
+try:
+    import cython
+except ImportError:  # plain Python without Cython installed: nothing is compiled
+    _COMPILED = False
+else:
+    _COMPILED = cython.compiled
 
 # One sendmsg takes at most this many pieces of the buffer.
 _MAX_IOV = min(os.sysconf('SC_IOV_MAX'), 1024) if hasattr(os, 'sysconf') else 16
 # What one readiness event may read before the transport yields to the others.
 _READ_BUDGET_BYTES = 256 * 1024
 _READ_BUDGET_CALLS = 16
+# What a read returns besides a byte count: stop reading now (nothing more to read, EOF, an
+# error, paused), or come back in the next pass of the ready queue.
+_STOP = 0
+_AGAIN = -1
 
 
 def set_nodelay(sock):
@@ -82,14 +100,16 @@ class Waiter(Runnable):
     stop the loop.
     """
 
-    __slots__ = ('callback', 'context', 'loop', '_source_traceback')  # + Runnable's _cancelled
+    __slots__ = ('callback', 'context', 'loop')  # and Runnable's _cancelled
+
+    # Read by the loop's debug reports, as a Handle's.
+    _source_traceback = None
 
     def __init__(self, callback, context, loop):
         self.callback = callback
         self.context = context
         self.loop = loop
         self._cancelled = False
-        self._source_traceback = None
 
     def _run(self):
         try:
@@ -97,212 +117,364 @@ class Waiter(Runnable):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self.loop.call_exception_handler({
-                'message': f'Exception in callback {self.callback!r}',
-                'exception': exc,
-                'handle': self,
-            })
+            _report_callback_error(self.loop, exc, self.callback, self)
 
     def __repr__(self):
         return f'<Waiter {self.callback!r}>'
 
 
-class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.Transport):
-    """An asyncio.Transport over a connected stream socket (TCP or Unix)."""
+def _report_callback_error(loop, exc, callback, waiter):
+    loop.call_exception_handler({
+        'message': f'Exception in callback {callback!r}',
+        'exception': exc,
+        'handle': waiter,
+    })
+
+
+class SocketTransport(transports._FlowControlMixin, transports.Transport):
+    """An asyncio.Transport over a connected stream socket (TCP or Unix).
+
+    Its state and work are its `SocketStream`'s; flow control (the write buffer limits, pausing
+    and resuming the protocol's writing) is asyncio's mixin, which the stream calls.
+    """
+
+    __slots__ = ('_stream', '__weakref__')
 
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
     max_size = 256 * 1024  # the read size of asyncio's socket transports
 
-    # Read by __del__, which may run even if __init__ failed early.
-    _sock = None
-
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
         transports._FlowControlMixin.__init__(self, extra, loop)
         socket_extra_info(self._extra, sock)
-        self._sock_fd = sock.fileno()
-        self._poller = loop._poller
-        self._recv_view = loop._shared_recv_view()
-        # Protocol callbacks of reading and writing run in a context of their own, copied from
-        # where the transport was made, as asyncio's reader and writer handles do.
-        context = contextvars.copy_context()
-        self._read_waiter = Waiter(self._on_readable, context, loop)
-        self._write_waiter = Waiter(self._on_writable, context, loop)
-        self._reading_parked = False
-        self._writing_parked = False
-        self._read_iteration = -1  # the loop iteration that last ran the read waiter
-        self._server = None
-
-        self._protocol = None
-        self._protocol_connected = False
-        self._buffered = False
-        self.set_protocol(protocol)
-
-        self._buffer = collections.deque()
-        self._buffer_size = 0
-        self._conn_lost = 0  # set when connection_lost is scheduled; counts writes after it
-        self._closing = False
-        self._paused = False  # pause_reading() was called
-        self._eof = False  # write_eof() was called
-        self._eof_received = False
-        self._empty_waiter = None  # a future sendfile waits on for the buffer to drain
-        self._sock = sock  # from here on, __del__ can release it
-
+        self._stream = stream = SocketStream(self, loop, sock, protocol)
         if server is not None:
-            self._server = server
+            stream.server = server
             server._attach(self)
-        loop._transports[self._sock_fd] = self
+        loop._transports[stream.fd] = self
         set_nodelay(sock)
 
-        loop.call_soon(self._protocol.connection_made, self)
+        loop.call_soon(protocol.connection_made, self)
         # Reading starts only once connection_made() has been called.
-        loop.call_soon(self._start_reading)
+        loop.call_soon(stream.start_reading)
         if waiter is not None:
             loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
 
     def __repr__(self):
-        info = repr_head(self, self._sock is None, self._closing, self._sock_fd)
-        if self._sock is not None:
-            info.append('read=polling' if self._reading_parked else 'read=idle')
-            state = 'polling' if self._writing_parked else 'idle'
-            info.append(f'write=<{state}, bufsize={self._buffer_size}>')
+        stream = self._stream
+        info = repr_head(self, stream.sock is None, stream.closing, stream.fd)
+        if stream.sock is not None:
+            info.append('read=polling' if stream.reading_parked else 'read=idle')
+            state = 'polling' if stream.writing_parked else 'idle'
+            info.append(f'write=<{state}, bufsize={stream.buffer_size}>')
         return '<{}>'.format(' '.join(info))
+
+    # -- the asyncio.Transport API: the stream's ---------------------------------------------
+
+    def write(self, data):
+        self._stream.write(data)
+
+    def writelines(self, list_of_data):
+        self._stream.writelines(list_of_data)
+
+    def write_eof(self):
+        self._stream.write_eof()
+
+    def can_write_eof(self):
+        return True
+
+    def get_write_buffer_size(self):
+        return self._stream.buffer_size
+
+    def is_reading(self):
+        return self._stream.is_reading()
+
+    def pause_reading(self):
+        self._stream.pause_reading()
+
+    def resume_reading(self):
+        self._stream.resume_reading()
+
+    def set_protocol(self, protocol):
+        self._stream.set_protocol(protocol)
+
+    def get_protocol(self):
+        return self._stream.protocol
+
+    def is_closing(self):
+        return self._stream.closing
+
+    def close(self):
+        """Close after the buffered data is sent; connection_lost(None) follows."""
+        self._stream.close()
+
+    def abort(self):
+        """Close now, dropping buffered data; connection_lost(None) follows."""
+        self._stream.force_close(None)
+
+    # -- what asyncio's own code and eloop's loop read of a transport --------------------------
+
+    @property
+    def _protocol(self):  # the flow control mixin, error reports, sslproto
+        return self._stream.protocol
+
+    @property
+    def _paused(self):  # sslproto of Python 3.10
+        return self._stream.paused
+
+    @property
+    def _sock(self):
+        return self._stream.sock
+
+    @property
+    def _sock_fd(self):
+        return self._stream.fd
+
+    def _force_close(self, exc):  # sslproto
+        self._stream.force_close(exc)
+
+    def _fatal_error(self, exc, message='Fatal error on transport'):
+        self._stream.fatal_error(exc, message)
+
+    # loop.sendfile waits for the buffer to drain before it takes the socket over.
+
+    def _make_empty_waiter(self):
+        return self._stream.make_empty_waiter()
+
+    def _reset_empty_waiter(self):
+        self._stream.empty_waiter = None
+
+    def __del__(self, _warn=warnings.warn):
+        stream = getattr(self, '_stream', None)  # unset if __init__ failed early
+        if stream is not None and stream.sock is not None:
+            _warn(f'unclosed transport {self!r}', ResourceWarning, source=self)
+            stream.release_socket()
+            stream.detach_from_server()
+
+
+class SocketStream(Runnable):
+    """The state and I/O of one connected stream socket: what its SocketTransport does.
+
+    It is also the fd's read waiter (a Runnable, as a Waiter is): the loop runs it when the fd is
+    readable. One object less per connection, and compiled, a C call to its read method.
+    """
+
+    # Read by the loop's debug reports, as a Handle's.
+    _source_traceback = None
+
+    __slots__ = ('transport', 'loop', 'poller', 'sock', 'fd', 'recv_view', 'context',
+                 'write_waiter', 'reading_parked', 'writing_parked', 'read_iteration', 'server',
+                 'protocol', 'protocol_connected', 'buffered', 'data_received', 'buffer',
+                 'buffer_size', 'conn_lost', 'closing', 'paused', 'eof', 'eof_received',
+                 'empty_waiter')
+
+    def __init__(self, transport, loop, sock, protocol):
+        self.transport = transport
+        self.loop = loop
+        self.poller = loop._poller
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.recv_view = loop._shared_recv_view()
+        # Protocol callbacks of reading and writing run in a context of their own, copied from
+        # where the transport was made, as asyncio's reader and writer handles do.
+        self.context = contextvars.copy_context()
+        self._cancelled = False  # set for good when the socket is released
+        self.write_waiter = None  # made when a write first has to wait
+        self.reading_parked = False
+        self.writing_parked = False
+        self.read_iteration = -1  # the loop iteration that last ran the read waiter
+        self.server = None
+
+        self.protocol = None
+        self.protocol_connected = False
+        self.buffered = False
+        self.data_received = None
+        self.set_protocol(protocol)
+
+        self.buffer = None  # a deque, made when a write first has to wait
+        self.buffer_size = 0  # 0 exactly when the buffer is empty: no empty piece is kept
+        self.conn_lost = 0  # set when connection_lost is scheduled; counts writes after it
+        self.closing = False
+        self.paused = False  # pause_reading() was called
+        self.eof = False  # write_eof() was called
+        self.eof_received = False
+        self.empty_waiter = None  # a future sendfile waits on for the buffer to drain
+
+    def __repr__(self):
+        return f'<SocketStream of {self.transport!r}>'
+
+    def _run(self):
+        """The fd is readable: read in the transport's context."""
+        try:
+            if _COMPILED:
+                # What Context.run does, with a C call to the read method (as Handle._run).
+                PyContext_Enter(self.context)
+                try:
+                    self.on_readable()
+                finally:
+                    PyContext_Exit(self.context)
+            else:
+                self.context.run(self.on_readable)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            _report_callback_error(self.loop, exc, self.on_readable, self)
 
     # -- the protocol -----------------------------------------------------------------------
 
     def set_protocol(self, protocol):
-        self._protocol = protocol
-        self._protocol_connected = True
-        self._buffered = isinstance(protocol, protocols.BufferedProtocol)
-
-    def get_protocol(self):
-        return self._protocol
+        self.protocol = protocol
+        self.protocol_connected = True
+        self.buffered = isinstance(protocol, protocols.BufferedProtocol)
+        # Looked up once, not at every read (as uvloop does).
+        self.data_received = None if self.buffered else getattr(protocol, 'data_received', None)
 
     # -- reading ----------------------------------------------------------------------------
 
-    # is_reading, pause_reading and resume_reading come from ReadingControl.
+    def is_reading(self):
+        return not self.closing and not self.paused
 
-    def _start_reading(self):
-        if self._reading_parked or self._closing or self._paused or self._eof_received:
+    def pause_reading(self):
+        if self.closing or self.paused:
             return
-        self._reading_parked = True
-        self._poller.park_reader(self._sock_fd, self._read_waiter, self._sock)
+        self.paused = True
+        self.stop_reading()
+        if self.loop._debug:
+            logger.debug('%r pauses reading', self.transport)
 
-    def _stop_reading(self):
-        if self._reading_parked:
-            self._reading_parked = False
-            self._poller.unpark_reader(self._sock_fd, self._read_waiter)
+    def resume_reading(self):
+        if self.closing or not self.paused:
+            return
+        self.paused = False
+        # In ET mode the poller runs the waiter at once if data came while it was paused.
+        self.start_reading()
+        if self.loop._debug:
+            logger.debug('%r resumes reading', self.transport)
 
-    def _on_readable(self):
+    def start_reading(self):
+        if self.reading_parked or self.closing or self.paused or self.eof_received:
+            return
+        self.reading_parked = True
+        self.poller.park_reader(self.fd, self, self.sock)
+
+    def stop_reading(self):
+        if self.reading_parked:
+            self.reading_parked = False
+            self.poller.unpark_reader(self.fd, self)
+
+    def on_readable(self):
         """The fd is readable: read and deliver within this event's budget."""
-        iteration = self._loop._n_iterations
-        if iteration == self._read_iteration:
+        iteration = self.loop._n_iterations
+        if iteration == self.read_iteration:
             # Queued twice for one pass (in ET mode, a re-queue and a new edge): every entry of
             # a pass was queued before the first ran, so that run saw all there was to see.
             return
-        self._read_iteration = iteration
+        self.read_iteration = iteration
         total = 0
-        for _ in range(_READ_BUDGET_CALLS):
-            if not self._reading_parked:
+        for i in range(_READ_BUDGET_CALLS):
+            if not self.reading_parked:
                 return  # paused or closed, possibly by the protocol just now
-            nbytes = self._read_into_protocol() if self._buffered else self._read_data()
+            nbytes = self.read_into_protocol() if self.buffered else self.read_data()
             if nbytes <= 0:
-                if nbytes == 0:
-                    return  # EAGAIN (the fd is marked exhausted), EOF or an error
-                break  # a short read
+                if nbytes == _STOP:
+                    return
+                break
             total += nbytes
             if total >= _READ_BUDGET_BYTES:
                 break
-        if self._reading_parked:
-            # The budget ran out, or a short read left the socket maybe empty: in ET mode come
-            # back after the others, to read on until EAGAIN.
-            requeue_in_edge_mode(self._loop, self._read_waiter)
+        if self.reading_parked and self.poller.edge_triggered:
+            # The budget ran out, or the socket must be read until EAGAIN: no edge will tell
+            # of what is left, so come back after the others (LT mode: epoll reports it again).
+            self.loop._ready.append(self)
 
-    def _read_data(self):
-        """One recv for a Protocol: the bytes read if the buffer filled, -1 after a short read,
-        0 if nothing was read (EAGAIN, EOF, an error)."""
-        view = self._recv_view
-        nbytes = self._receive_into(view)
-        if not nbytes:
-            return 0
-        if not self._call_protocol(self._protocol.data_received, bytes(view[:nbytes]),
-                                   'Fatal error: protocol.data_received() call failed.'):
-            return 0
-        return self._more_may_wait(nbytes, len(view))
-
-    def _read_into_protocol(self):
-        """One recv_into the BufferedProtocol's own buffer; like _read_data."""
+    def read_data(self):
+        """One recv for a Protocol: the bytes read if they filled the buffer, else _STOP or
+        _AGAIN (see after_read)."""
         try:
-            buf = self._protocol.get_buffer(-1)
+            data = _sockio.recv_bytes(self.sock, self.fd, self.recv_view)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            return self.read_failed(exc)
+        if not data:
+            return self.nothing_read(data is None)
+        try:
+            self.data_received(data)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
+            return _STOP
+        return self.after_read(len(data), len(self.recv_view))
+
+    def read_into_protocol(self):
+        """One recv_into the BufferedProtocol's own buffer; like read_data."""
+        try:
+            buf = self.protocol.get_buffer(-1)
             size = len(buf)
             if not size:
                 raise RuntimeError('get_buffer() returned an empty buffer')
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
-            return 0
-        nbytes = self._receive_into(buf)
-        if not nbytes:
-            return 0
-        if not self._call_protocol(self._protocol.buffer_updated, nbytes,
-                                   'Fatal error: protocol.buffer_updated() call failed.'):
-            return 0
-        return self._more_may_wait(nbytes, size)
-
-    def _receive_into(self, buf):
-        """recv_into buf: the bytes read, else 0 (nothing now, EOF handled, or the transport
-        failed)."""
+            self.fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
+            return _STOP
         try:
-            nbytes = self._sock.recv_into(buf)
+            nbytes = self.sock.recv_into(buf)
         except (BlockingIOError, InterruptedError):
-            self._poller.readable_exhausted(self._sock_fd)
-            return 0
+            return self.nothing_read(True)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, 'Fatal read error on socket transport')
-            return 0
+            return self.read_failed(exc)
         if not nbytes:
-            self._on_eof()
-        return nbytes
-
-    def _call_protocol(self, method, arg, failure_message):
-        """method(arg); False if it raised, which ends the transport as in asyncio."""
+            return self.nothing_read(False)
         try:
-            method(arg)
+            self.protocol.buffer_updated(nbytes)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, failure_message)
-            return False
-        return True
+            self.fatal_error(exc, 'Fatal error: protocol.buffer_updated() call failed.')
+            return _STOP
+        return self.after_read(nbytes, size)
 
-    @staticmethod
-    def _more_may_wait(nbytes, size):
-        """nbytes after a read that filled the buffer (read on), -1 after a short read.
+    def nothing_read(self, would_block):
+        """A read got nothing: the socket is drained (EAGAIN), or at EOF."""
+        if would_block:
+            self.poller.readable_exhausted(self.fd)
+        else:
+            self.on_eof()
+        return _STOP
 
-        A short read emptied the socket's queue. In LT mode epoll reports the fd again if
-        anything (data, EOF, an error) came since. In ET mode an EOF queued behind the data gets
-        no edge of its own, so the socket is read again until EAGAIN, but in a later pass of the
-        ready queue: the protocol sees one read per pass in both modes, as in asyncio.
-        """
-        return nbytes if nbytes >= size else -1
+    def read_failed(self, exc):
+        self.fatal_error(exc, 'Fatal read error on socket transport')
+        return _STOP
 
-    def _on_eof(self):
-        if self._loop.get_debug():
-            logger.debug('%r received EOF', self)
-        self._eof_received = True
+    def after_read(self, nbytes, size):
+        """What follows a read of nbytes into a buffer of size: nbytes if it filled the buffer
+        (read on), else _STOP, or _AGAIN where the poller says the socket must still be read
+        until EAGAIN (in ET mode after a hangup), which waits for the next pass: the protocol
+        sees one short read per pass of the ready queue in both modes, as in asyncio."""
+        if nbytes >= size:
+            return nbytes
+        if self.poller.readable_drained(self.fd):
+            return _STOP
+        return _AGAIN
+
+    def on_eof(self):
+        if self.loop._debug:
+            logger.debug('%r received EOF', self.transport)
+        self.eof_received = True
         try:
-            keep_open = self._protocol.eof_received()
+            keep_open = self.protocol.eof_received()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, 'Fatal error: protocol.eof_received() call failed.')
+            self.fatal_error(exc, 'Fatal error: protocol.eof_received() call failed.')
             return
         if keep_open:
             # The protocol may still write, but there is nothing more to read.
-            self._stop_reading()
+            self.stop_reading()
         else:
             self.close()
 
@@ -311,125 +483,137 @@ class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.T
     def write(self, data):
         if type(data) is not bytes:
             data = _bytes_like(data)
-        if self._eof:
+        if self.eof:
             raise RuntimeError('Cannot call write() after write_eof()')
-        if self._empty_waiter is not None:
+        if self.empty_waiter is not None:
             raise RuntimeError('unable to write; sendfile is in progress')
         if not data:
             return
-        if self._conn_lost:
-            self._drop_write()
+        if self.conn_lost:
+            self.drop_write()
             return
-        if self._buffer:
-            self._keep(_keepable(data, 0))
-        else:
-            # Optimistic send: most writes fit the socket buffer and need no waiting.
+        if self.buffer_size:
+            self.keep(_keepable(data, 0))
+            self.maybe_pause_protocol()
+            return
+        # Optimistic send: most writes fit the socket buffer and need no waiting.
+        try:
+            sent = _sockio.send_bytes(self.sock, self.fd, data)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.fatal_error(exc, 'Fatal write error on socket transport')
+            return
+        if sent == len(data):
+            return
+        self.keep(_keepable(data, sent))
+        self.start_writing()
+        self.maybe_pause_protocol()
+
+    def writelines(self, list_of_data):
+        if self.eof:
+            raise RuntimeError('Cannot call writelines() after write_eof()')
+        if self.empty_waiter is not None:
+            raise RuntimeError('unable to writelines; sendfile is in progress')
+        pieces = [piece for piece in map(_bytes_like, list_of_data) if piece]
+        if not pieces:
+            return
+        if self.conn_lost:
+            self.drop_write()
+            return
+        was_empty = not self.buffer_size
+        for piece in pieces:
+            self.keep(_keepable(piece, 0))
+        if was_empty:
+            if not self.flush() or not self.buffer_size:
+                return
+            self.start_writing()
+        self.maybe_pause_protocol()
+
+    def keep(self, piece):
+        if self.buffer is None:
+            self.buffer = collections.deque()
+        self.buffer.append(piece)
+        self.buffer_size += len(piece)
+
+    def maybe_pause_protocol(self):
+        """The buffer grew: pause the protocol's writing above the high-water mark."""
+        # Checked here first: the mixin's method is Python code, and most writes stay below.
+        if self.buffer_size > self.transport._high_water:
+            self.transport._maybe_pause_protocol()
+
+    def drop_write(self):
+        """A write after the connection was lost: dropped, and said so after a few (asyncio)."""
+        if self.conn_lost >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+            logger.warning('socket.send() raised exception.')
+        self.conn_lost += 1
+
+    def start_writing(self):
+        if not self.writing_parked:
+            self.writing_parked = True
+            if self.write_waiter is None:
+                self.write_waiter = Waiter(self.on_writable, self.context, self.loop)
+            # Only called after a send the kernel did not take whole: the fd is not writable now.
+            self.poller.writable_exhausted(self.fd)
+            self.poller.park_writer(self.fd, self.write_waiter, self.sock)
+
+    def stop_writing(self):
+        if self.writing_parked:
+            self.writing_parked = False
+            self.poller.unpark_writer(self.fd, self.write_waiter)
+
+    def on_writable(self):
+        """The fd is writable: flush the buffer, then finish what waited for it to drain."""
+        if not self.writing_parked or not self.flush():
+            return
+        if self.transport._protocol_paused:
+            self.transport._maybe_resume_protocol()  # the protocol may write more, or close
+        if self.buffer_size or self.conn_lost:
+            return
+        self.stop_writing()
+        if self.empty_waiter is not None and not self.empty_waiter.done():
+            self.empty_waiter.set_result(None)
+        if self.closing:
+            self.conn_lost += 1
+            self.call_connection_lost(None)
+        elif self.eof:
+            self.sock.shutdown(socket.SHUT_WR)
+
+    def flush(self):
+        """Send the buffer until it is empty or the kernel takes no more; False on a fatal error."""
+        buffer = self.buffer
+        while self.buffer_size:
             try:
-                sent = self._sock.send(data)
+                if len(buffer) == 1:
+                    sent = _sockio.send_bytes(self.sock, self.fd, buffer[0])
+                else:
+                    sent = self.sock.sendmsg(itertools.islice(buffer, _MAX_IOV))
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
-                self._fatal_error(exc, 'Fatal write error on socket transport')
-                return
-            if sent == len(data):
-                return
-            self._keep(_keepable(data, sent))
-            self._start_writing()
-        self._maybe_pause_protocol()
-
-    def writelines(self, list_of_data):
-        if self._eof:
-            raise RuntimeError('Cannot call writelines() after write_eof()')
-        if self._empty_waiter is not None:
-            raise RuntimeError('unable to writelines; sendfile is in progress')
-        pieces = [piece for piece in map(_bytes_like, list_of_data) if piece]
-        if not pieces:
-            return
-        if self._conn_lost:
-            self._drop_write()
-            return
-        was_empty = not self._buffer
-        for piece in pieces:
-            self._keep(_keepable(piece, 0))
-        if was_empty:
-            if not self._flush() or not self._buffer:
-                return
-            self._start_writing()
-        self._maybe_pause_protocol()
-
-    def _keep(self, piece):
-        self._buffer.append(piece)
-        self._buffer_size += len(piece)
-
-    def _drop_write(self):
-        """A write after the connection was lost: dropped, and said so after a few (asyncio)."""
-        if self._conn_lost >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
-            logger.warning('socket.send() raised exception.')
-        self._conn_lost += 1
-
-    def _start_writing(self):
-        if not self._writing_parked:
-            self._writing_parked = True
-            # Only called after a send the kernel did not take whole: the fd is not writable now.
-            self._poller.writable_exhausted(self._sock_fd)
-            self._poller.park_writer(self._sock_fd, self._write_waiter, self._sock)
-
-    def _stop_writing(self):
-        if self._writing_parked:
-            self._writing_parked = False
-            self._poller.unpark_writer(self._sock_fd, self._write_waiter)
-
-    def _on_writable(self):
-        """The fd is writable: flush the buffer, then finish what waited for it to drain."""
-        if not self._writing_parked or not self._flush():
-            return
-        self._maybe_resume_protocol()  # the protocol may write more, or close
-        if self._buffer or self._conn_lost:
-            return
-        self._stop_writing()
-        if self._empty_waiter is not None and not self._empty_waiter.done():
-            self._empty_waiter.set_result(None)
-        if self._closing:
-            self._conn_lost += 1
-            self._call_connection_lost(None)
-        elif self._eof:
-            self._sock.shutdown(socket.SHUT_WR)
-
-    def _flush(self):
-        """Send the buffer until it is empty or the kernel takes no more; False on a fatal error."""
-        buffer = self._buffer
-        while buffer:
-            try:
-                if len(buffer) == 1:
-                    sent = self._sock.send(buffer[0])
-                else:
-                    sent = self._sock.sendmsg(itertools.islice(buffer, _MAX_IOV))
-            except (BlockingIOError, InterruptedError):
-                self._poller.writable_exhausted(self._sock_fd)
-                return True
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._stop_writing()
-                self._clear_buffer()
-                self._fatal_error(exc, 'Fatal write error on socket transport')
-                _fail_unless_done(self._empty_waiter, exc)
+                self.stop_writing()
+                self.clear_buffer()
+                self.fatal_error(exc, 'Fatal write error on socket transport')
+                _fail_unless_done(self.empty_waiter, exc)
                 return False
+            if not sent:
+                self.poller.writable_exhausted(self.fd)
+                return True
             offered_all = len(buffer) <= _MAX_IOV
-            short = sent < self._buffer_size
-            self._consume(sent)
+            short = sent < self.buffer_size
+            self.consume(sent)
             if short and offered_all:
                 # The send buffer is full: wait for the next edge.
-                self._poller.writable_exhausted(self._sock_fd)
+                self.poller.writable_exhausted(self.fd)
                 break
         return True
 
-    def _consume(self, sent):
+    def consume(self, sent):
         """Drop the first `sent` bytes of the buffer."""
-        buffer = self._buffer
-        self._buffer_size -= sent
+        buffer = self.buffer
+        self.buffer_size -= sent
         while sent:
             piece = buffer[0]
             size = len(piece)
@@ -440,104 +624,82 @@ class SocketTransport(ReadingControl, transports._FlowControlMixin, transports.T
                 buffer[0] = memoryview(piece)[sent:]
                 break
 
-    def _clear_buffer(self):
-        self._buffer.clear()
-        self._buffer_size = 0
-
-    def get_write_buffer_size(self):
-        return self._buffer_size
-
-    def can_write_eof(self):
-        return True
+    def clear_buffer(self):
+        if self.buffer is not None:
+            self.buffer.clear()
+        self.buffer_size = 0
 
     def write_eof(self):
-        if self._closing or self._eof:
+        if self.closing or self.eof:
             return
-        self._eof = True
-        if not self._buffer:
-            self._sock.shutdown(socket.SHUT_WR)
+        self.eof = True
+        if not self.buffer_size:
+            self.sock.shutdown(socket.SHUT_WR)
 
-    # -- sendfile support (loop.sendfile waits for the buffer to drain) -----------------------
-
-    def _make_empty_waiter(self):
-        if self._empty_waiter is not None:
+    def make_empty_waiter(self):
+        if self.empty_waiter is not None:
             raise RuntimeError('Empty waiter is already set')
-        self._empty_waiter = self._loop.create_future()
-        if not self._buffer:
-            self._empty_waiter.set_result(None)
-        return self._empty_waiter
-
-    def _reset_empty_waiter(self):
-        self._empty_waiter = None
+        self.empty_waiter = self.loop.create_future()
+        if not self.buffer_size:
+            self.empty_waiter.set_result(None)
+        return self.empty_waiter
 
     # -- closing ----------------------------------------------------------------------------
 
-    def is_closing(self):
-        return self._closing
-
     def close(self):
-        """Close after the buffered data is sent; connection_lost(None) follows."""
-        if self._closing:
+        if self.closing:
             return
-        self._closing = True
-        self._stop_reading()
-        if not self._buffer:
-            self._conn_lost += 1
-            self._stop_writing()
-            self._loop.call_soon(self._call_connection_lost, None)
+        self.closing = True
+        self.stop_reading()
+        if not self.buffer_size:
+            self.conn_lost += 1
+            self.stop_writing()
+            self.loop.call_soon(self.call_connection_lost, None)
 
-    def abort(self):
-        """Close now, dropping buffered data; connection_lost(None) follows."""
-        self._force_close(None)
+    def fatal_error(self, exc, message):
+        report_fatal_error(self.transport, exc, message, expected=isinstance(exc, OSError))
+        self.force_close(exc)
 
-    def _fatal_error(self, exc, message='Fatal error on transport'):
-        report_fatal_error(self, exc, message, expected=isinstance(exc, OSError))
-        self._force_close(exc)
-
-    def _force_close(self, exc):
-        if self._conn_lost:
+    def force_close(self, exc):
+        if self.conn_lost:
             return
-        if self._buffer:
-            self._clear_buffer()
-            self._stop_writing()
-        if not self._closing:
-            self._closing = True
-            self._stop_reading()
-        self._conn_lost += 1
-        self._loop.call_soon(self._call_connection_lost, exc)
+        if self.buffer_size:
+            self.clear_buffer()
+            self.stop_writing()
+        if not self.closing:
+            self.closing = True
+            self.stop_reading()
+        self.conn_lost += 1
+        self.loop.call_soon(self.call_connection_lost, exc)
 
-    def _call_connection_lost(self, exc):
+    def call_connection_lost(self, exc):
         try:
-            if self._protocol_connected:
-                self._protocol.connection_lost(exc)
+            if self.protocol_connected:
+                self.protocol.connection_lost(exc)
         finally:
-            self._release_socket()
-            self._protocol = None
-            server = self._server
-            if server is not None:
-                self._server = None
-                server._detach(self)
-            _fail_unless_done(self._empty_waiter,
-                              ConnectionError('Connection is closed by peer'))
+            self.release_socket()
+            self.protocol = None
+            self.data_received = None
+            self.detach_from_server()
+            _fail_unless_done(self.empty_waiter, ConnectionError('Connection is closed by peer'))
 
-    def _release_socket(self):
+    def detach_from_server(self):
+        server = self.server
+        if server is not None:
+            self.server = None
+            server._detach(self.transport)
+
+    def release_socket(self):
         """Take the fd off the poller and close the socket."""
-        sock = self._sock
+        sock = self.sock
         if sock is None:
             return
-        self._sock = None
-        self._read_waiter._cancelled = True
-        self._write_waiter._cancelled = True
-        self._reading_parked = self._writing_parked = False
-        close_owned_fd(self._loop, self._sock_fd, sock)
-
-    def __del__(self, _warn=warnings.warn):
-        if self._sock is not None:
-            _warn(f'unclosed transport {self!r}', ResourceWarning, source=self)
-            self._release_socket()
-            if self._server is not None:
-                self._server._detach(self)
-                self._server = None
+        self.sock = None
+        self._cancelled = True
+        if self.write_waiter is not None:
+            self.write_waiter._cancelled = True
+        self.reading_parked = self.writing_parked = False
+        close_owned_fd(self.loop, self.fd, sock)
 
 
 def _fail_unless_done(future, exc):
