@@ -54,6 +54,9 @@ _MAX_IOV = min(os.sysconf('SC_IOV_MAX'), 1024) if hasattr(os, 'sysconf') else 16
 # What one readiness event may read before the transport yields to the others.
 _READ_BUDGET_BYTES = 256 * 1024
 _READ_BUDGET_CALLS = 16
+# asyncio's default write buffer limits.
+_HIGH_WATER = 64 * 1024
+_LOW_WATER = _HIGH_WATER // 4
 # What a read returns besides a byte count: stop reading now (nothing more to read, EOF, an
 # error, paused), or come back in the next pass of the ready queue.
 _STOP = 0
@@ -138,15 +141,20 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
     and resuming the protocol's writing) is asyncio's mixin, which the stream calls.
     """
 
-    __slots__ = ('_stream', '__weakref__')
+    __slots__ = ('_stream', '_peername', '__weakref__')
 
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
     max_size = 256 * 1024  # the read size of asyncio's socket transports
 
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
-        transports._FlowControlMixin.__init__(self, extra, loop)
-        socket_extra_info(self._extra, sock)
+        # What _FlowControlMixin.__init__ does, but `_extra` may stay None: the socket's extra
+        # info is made when first asked for (see _extra_info).
+        self._extra = extra
+        self._loop = loop
+        self._protocol_paused = False
+        self._set_write_buffer_limits(_HIGH_WATER, _LOW_WATER)  # no int made per transport
+        self._peername = None  # set by the acceptor
         self._stream = stream = SocketStream(self, loop, sock, protocol)
         if server is not None:
             stream.server = server
@@ -170,6 +178,28 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         return '<{}>'.format(' '.join(info))
 
     # -- the asyncio.Transport API: the stream's ---------------------------------------------
+
+    def get_extra_info(self, name, default=None):
+        return self._extra_info().get(name, default)
+
+    def _extra_info(self):
+        """The extra info, with the socket's part (the socket, its own and its peer's address)
+        made when first asked for, or before the socket closes: most connections are never
+        asked, and the objects it would keep are a third of an idle connection's memory.
+
+        The peer address accept() gave is kept (`_peername`): read later, it would be lost to a
+        connection reset before anyone asked for it.
+        """
+        extra = self._extra
+        if extra is None or 'socket' not in extra:
+            if extra is None:
+                extra = self._extra = {}
+            if self._peername is not None:
+                extra.setdefault('peername', self._peername)
+            sock = self._stream.sock
+            if sock is not None:
+                socket_extra_info(extra, sock)
+        return extra
 
     def write(self, data):
         self._stream.write(data)
@@ -694,6 +724,7 @@ class SocketStream(Runnable):
         sock = self.sock
         if sock is None:
             return
+        self.transport._extra_info()  # the socket's addresses, while they can still be read
         self.sock = None
         self._cancelled = True
         if self.write_waiter is not None:
