@@ -6,7 +6,7 @@
 
 cimport cython
 
-from eloop._handles cimport Runnable, Handle, TimerHandle, new_handle, new_timer
+from eloop._handles cimport Runnable, Handle, TimerHandle, init_handle, init_timer
 from eloop._epoll cimport EpollPoller
 from eloop._proactor cimport Proactor
 
@@ -37,6 +37,7 @@ cdef class _Wakeup(Runnable):
 cdef class LoopCore:
     cdef public object _ready
     cdef public list _scheduled
+    cdef public double _latest_due
     cdef public Py_ssize_t _timer_cancelled_count
     cdef public bint _stopping
     cdef public bint _closed
@@ -50,7 +51,8 @@ cdef class LoopCore:
     cdef public bint _coroutine_origin_tracking_enabled
     cdef public object _coroutine_origin_tracking_saved_depth
     cdef public unsigned long long _n_iterations
-    cdef public unsigned long long _n_callbacks
+    cdef public long long _n_extra_callbacks
+    cdef public unsigned long long _n_skipped_polls
     cdef public EpollPoller _poller
     cdef public Proactor _proactor
     cdef public int _wakeup_fd
@@ -63,9 +65,15 @@ cdef class LoopCore:
     cpdef _timer_handle_cancelled(self, TimerHandle handle)
     cdef TimerHandle _schedule(self, double when, callback, tuple args, context)
 
-    @cython.locals(scheduled=list, count=Py_ssize_t, ntodo=Py_ssize_t, timeout=double,
-                   end_time=double, timer=TimerHandle, handle=Runnable)
     cpdef _run_once(self)
+    @cython.locals(ready=object, popleft=object, poller=EpollPoller, watches=dict,
+                   scheduled=list, count=Py_ssize_t,
+                   ntodo=Py_ssize_t, timeout=double, end_time=double,
+                   timer=TimerHandle, handle=Runnable)
+    cdef _run_iterations(self, bint once)
 
-    @cython.locals(live=list, timer=TimerHandle)
+    @cython.locals(live=list, timer=TimerHandle, latest_due=double)
     cdef list _drop_cancelled_timers(self)
+
+    @cython.locals(due=list, timer=TimerHandle)
+    cdef _make_all_timers_ready(self)

@@ -10,11 +10,13 @@ the poller is asked not to wait when anything is ready.
 import collections
 import heapq
 import logging
+import math
 import operator
 import os
 import sys
 import threading
 import time
+from time import monotonic
 
 from asyncio import coroutines
 from asyncio import events
@@ -23,7 +25,7 @@ from asyncio import tasks
 
 from . import _epoll
 from . import _proactor
-from ._handles import Runnable, TimerHandle, new_handle, new_timer
+from ._handles import Handle, Runnable, TimerHandle, init_handle, init_timer
 
 try:
     import cython
@@ -183,6 +185,9 @@ class LoopCore:
     def __init__(self, edge_triggered=False):
         self._ready = collections.deque()
         self._scheduled = []
+        # No timer of the heap is due later than this (-inf: the heap is empty). When the clock
+        # has passed it, every timer is due and they are sorted at once rather than popped.
+        self._latest_due = -math.inf
         self._timer_cancelled_count = 0
         self._stopping = False
         self._closed = False
@@ -195,8 +200,12 @@ class LoopCore:
         self._exception_handler = None
         self._coroutine_origin_tracking_enabled = False
         self._coroutine_origin_tracking_saved_depth = None
+        # Statistics (see stats()). An iteration commonly polls and runs one callback, so what
+        # is counted is the iteration and any departure from that: each counter update costs
+        # plain Python an int object, a sizeable part of a short iteration.
         self._n_iterations = 0
-        self._n_callbacks = 0
+        self._n_extra_callbacks = 0  # the sum of (callbacks run - 1) over iterations
+        self._n_skipped_polls = 0
         # The objects given to add_reader/add_writer, by fd: a socket closed since then has
         # fileno() -1, and remove_reader/remove_writer find its fd by the object (as selectors do).
         self._reader_fileobjs = {}
@@ -214,17 +223,18 @@ class LoopCore:
 
     def time(self):
         """The loop's clock: time.monotonic()."""
-        return time.monotonic()
+        return monotonic()
 
     # -- scheduling callbacks -------------------------------------------------------------------
 
     def call_soon(self, callback, *args, context=None):
         """Call `callback(*args)` in a coming iteration, in the order of the calls."""
-        self._check_closed()
+        if self._closed:  # (_check_closed, inlined: the hottest call of all)
+            self._check_closed()
         if self._debug:
             self._check_thread()
             self._check_callback(callback, 'call_soon')
-        handle = new_handle(callback, args, self, context, self._debug)
+        handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug)
         self._ready.append(handle)
         return handle
 
@@ -246,9 +256,12 @@ class LoopCore:
         if self._debug:
             self._check_thread()
             self._check_callback(callback, 'call_at')
-        timer = new_timer(when, callback, args, self, context, self._debug)
+        timer = init_timer(TimerHandle.__new__(TimerHandle), when, callback, args, self, context,
+                           self._debug)
         _push_timer(self._scheduled, timer)
         timer._scheduled = True
+        if when > self._latest_due:
+            self._latest_due = when
         return timer
 
     def call_soon_threadsafe(self, callback, *args, context=None):
@@ -256,7 +269,7 @@ class LoopCore:
         self._check_closed()
         if self._debug:
             self._check_callback(callback, 'call_soon_threadsafe')
-        handle = new_handle(callback, args, self, context, self._debug)
+        handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug)
         self._ready.append(handle)
         self._write_to_self()
         return handle
@@ -362,10 +375,7 @@ class LoopCore:
             sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
                                    finalizer=self._asyncgen_finalizer_hook)
             events._set_running_loop(self)
-            while True:
-                self._run_once()
-                if self._stopping:
-                    break
+            self._run_iterations(False)
         finally:
             self._stopping = False
             self._thread_id = None
@@ -402,63 +412,93 @@ class LoopCore:
         self._stopping = True
 
     def _run_once(self):
-        """One iteration: compact the timers, poll, make due timers ready, run what is ready."""
-        scheduled = self._scheduled
-        count = len(scheduled)
-        if (count > _MIN_SCHEDULED_TIMER_HANDLES and
-                self._timer_cancelled_count / count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION):
-            scheduled = self._drop_cancelled_timers()
-        else:
-            while scheduled:
-                timer = scheduled[0]
-                if not timer._cancelled:
-                    break
-                self._timer_cancelled_count -= 1
-                _pop_timer(scheduled)
-                timer._scheduled = False
+        """One iteration of the loop (asyncio's name for it)."""
+        self._run_iterations(True)
 
+    def _run_iterations(self, once):
+        """Run iterations until stop() is called (or just one if `once`). Each compacts the
+        timers, polls, makes due timers ready and runs what is ready. One method rather than a
+        call per iteration: that call, and the attribute reads hoisted out of the loop, are a
+        sizeable part of an iteration in plain Python."""
         ready = self._ready
-        if ready or self._stopping:
-            timeout = 0.0
-        elif scheduled:
-            timer = scheduled[0]
-            timeout = timer._when - self.time()
-            if timeout < 0:
+        popleft = ready.popleft
+        poller = self._poller
+        watches = poller._watches
+        while True:
+            scheduled = self._scheduled
+            if scheduled:
+                count = len(scheduled)
+                if (count > _MIN_SCHEDULED_TIMER_HANDLES and self._timer_cancelled_count / count
+                        > _MIN_CANCELLED_TIMER_HANDLES_FRACTION):
+                    scheduled = self._drop_cancelled_timers()
+                else:
+                    while scheduled:
+                        timer = scheduled[0]
+                        if not timer._cancelled:
+                            break
+                        self._timer_cancelled_count -= 1
+                        _pop_timer(scheduled)
+                        timer._scheduled = False
+                        if not scheduled:
+                            self._latest_due = -math.inf
+
+            if ready or self._stopping:
                 timeout = 0.0
-            elif timeout > _MAXIMUM_POLL_TIMEOUT:
-                timeout = _MAXIMUM_POLL_TIMEOUT
-        else:
-            timeout = -1.0  # wait until an fd is ready
-        if timeout != 0 or len(self._poller._watches) > _OWN_FDS:
-            self._poller.poll(timeout)
-        # Else callbacks are ready and the poller watches only the loop's own wakeup eventfd: a
-        # poll could only report a call_soon_threadsafe whose callback is queued already, so the
-        # syscall is skipped (as libuv skips it when it watches no fd).
-
-        if scheduled:  # (the clock is read only when there are timers)
-            end_time = self.time() + self._clock_resolution
-            while scheduled:
+            elif scheduled:
                 timer = scheduled[0]
-                if timer._when >= end_time:
-                    break
-                _pop_timer(scheduled)
-                timer._scheduled = False
-                ready.append(timer)
+                timeout = timer._when - self.time()
+                if timeout < 0:
+                    timeout = 0.0
+                elif timeout > _MAXIMUM_POLL_TIMEOUT:
+                    timeout = _MAXIMUM_POLL_TIMEOUT
+            else:
+                timeout = -1.0  # wait until an fd is ready
+            if timeout != 0 or len(watches) > _OWN_FDS:
+                # The poller's waiter is the kernel call itself (select.epoll.poll in plain
+                # Python): no Python-level call on the way when nothing is ready.
+                events = poller.waiter.wait(timeout)
+                if events:
+                    poller.dispatch(events)
+            else:
+                # Callbacks are ready and the poller watches only the loop's own wakeup eventfd:
+                # a poll could only report a call_soon_threadsafe whose callback is queued
+                # already, so the syscall is skipped (as libuv skips it when it watches no fd).
+                self._n_skipped_polls += 1
 
-        # Run what was ready when this point was reached, not what those callbacks schedule:
-        # that waits for the next iteration, after another poll. popleft() is thread-safe.
-        ntodo = len(ready)
-        self._n_iterations += 1
-        self._n_callbacks += ntodo
-        if self._debug:
-            self._run_ready_debug(ntodo)
-            return
-        for _ in range(ntodo):
-            handle = ready.popleft()
-            if handle._cancelled:
-                continue
-            handle._run()
-        handle = None  # break the cycle through the frame when a callback raised
+            if scheduled:  # (the clock is read only when there are timers)
+                end_time = self.time() + self._clock_resolution
+                if self._latest_due < end_time:
+                    self._make_all_timers_ready()
+                else:
+                    while scheduled:
+                        timer = scheduled[0]
+                        if timer._when >= end_time:
+                            break
+                        _pop_timer(scheduled)
+                        timer._scheduled = False
+                        ready.append(timer)
+                    if not scheduled:
+                        self._latest_due = -math.inf
+
+            # Run what was ready when this point was reached, not what those callbacks
+            # schedule: that waits for the next iteration, after another poll. popleft() is
+            # thread-safe.
+            ntodo = len(ready)
+            self._n_iterations += 1
+            if ntodo != 1:
+                self._n_extra_callbacks += ntodo - 1
+            if self._debug:
+                self._run_ready_debug(ntodo)
+            else:
+                while ntodo:
+                    ntodo -= 1
+                    handle = popleft()
+                    if handle._cancelled:
+                        continue
+                    handle._run()
+                handle = None  # break the cycle through the frame when a callback raised
+            if once or self._stopping:
+                return
 
     def _run_ready_debug(self, ntodo):
         ready = self._ready
@@ -477,14 +517,35 @@ class LoopCore:
                 self._current_handle = None
         handle = None
 
+    def _make_all_timers_ready(self):
+        """Every timer is due: queue them in the order of their due times, and empty the heap.
+
+        After a pause of the loop or a burst of short timers, a sort of the whole heap (C work,
+        on float keys) costs much less than popping the timers one by one.
+        """
+        due = self._scheduled
+        self._scheduled = []
+        self._latest_due = -math.inf
+        self._timer_cancelled_count = 0
+        due.sort(key=_timer_due_time)
+        ready = self._ready
+        for timer in due:
+            timer._scheduled = False
+            if not timer._cancelled:
+                ready.append(timer)
+
     def _drop_cancelled_timers(self):
         """Rebuild the heap without its cancelled timers (they are many); return the new heap."""
         live = []
+        latest_due = -math.inf
         for timer in self._scheduled:
             if timer._cancelled:
                 timer._scheduled = False
             else:
                 live.append(timer)
+                if timer._when > latest_due:
+                    latest_due = timer._when
+        self._latest_due = latest_due
         # A sorted list is a heap, and sorting on float keys is C work where heapify would compare
         # through TimerHandle.__lt__.
         live.sort(key=_timer_due_time)
@@ -520,7 +581,7 @@ class LoopCore:
         self._check_closed()
         fd = _remember_fileobj(self._reader_fileobjs, fd)
         self._ensure_fd_no_transport(fd)
-        handle = new_handle(callback, args, self, None, self._debug)
+        handle = init_handle(Handle.__new__(Handle), callback, args, self, None, self._debug)
         old = self._poller.watch_readable(fd, handle)
         if old is not None:
             old.cancel()
@@ -542,7 +603,7 @@ class LoopCore:
         self._check_closed()
         fd = _remember_fileobj(self._writer_fileobjs, fd)
         self._ensure_fd_no_transport(fd)
-        handle = new_handle(callback, args, self, None, self._debug)
+        handle = init_handle(Handle.__new__(Handle), callback, args, self, None, self._debug)
         old = self._poller.watch_writable(fd, handle)
         if old is not None:
             old.cancel()
@@ -579,8 +640,8 @@ class LoopCore:
         proactor = self._proactor
         return {
             'iterations': self._n_iterations,
-            'callbacks': self._n_callbacks,
-            'polls': poller.n_polls,
+            'callbacks': self._n_iterations + self._n_extra_callbacks,
+            'polls': self._n_iterations - self._n_skipped_polls,
             'poll_events': poller.n_events,
             'epoll_ctl': poller.n_ctl,
             'fds_watched': len(poller),

@@ -25,12 +25,11 @@ cdef class _Rearming(Runnable):
 cdef class EpollPoller:
     cdef public bint edge_triggered
     cdef public object _epoll
-    cdef EpollWaiter _waiter
+    cdef public EpollWaiter waiter
     cdef public dict _watches
-    cdef public int _max_events
-    cdef public unsigned long long n_polls
     cdef public unsigned long long n_ctl
     cdef public unsigned long long n_events
+    cdef unsigned long long _n_dispatches
     cdef public object on_ready
 
     cpdef park_reader(self, int fd, op, owner=*)
@@ -40,6 +39,7 @@ cdef class EpollPoller:
     cpdef readable_exhausted(self, int fd)
     cpdef bint readable_drained(self, int fd)
     cpdef writable_exhausted(self, int fd)
-    cpdef poll(self, timeout)
+    cpdef int poll(self, double timeout) except -1
+    cpdef dispatch(self, events)
     cpdef FdWatch _watch(self, int fd)
     cpdef _rearm(self, int fd)

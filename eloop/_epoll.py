@@ -43,9 +43,9 @@ _EDGE_MASK = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET
 # number reused) behind the poller's back.
 _STALE_ERRNOS = (errno.ENOENT, errno.EBADF)
 
-# In LT mode, every this many polls the fds reported are checked against their registrations: a
-# registration whose fd was closed while a duplicate keeps its file open is reported at every
-# poll, and this bounds the spin it causes to this many iterations.
+# In LT mode, every this many polls that report events, the fds reported are checked against their
+# registrations: a registration whose fd was closed while a duplicate keeps its file open is
+# reported at every poll, and this bounds the spin it causes to this many iterations.
 _STALE_CHECK_POLLS = 256
 
 
@@ -102,13 +102,14 @@ class EpollPoller:
     def __init__(self, edge_triggered=False):
         self.edge_triggered = bool(edge_triggered)
         self._epoll = select.epoll()
-        self._waiter = EpollWaiter(self._epoll)
+        # waiter.wait(timeout) is the epoll_wait: the loop calls it and hands what it returns,
+        # if anything, to dispatch() (see poll()).
+        self.waiter = EpollWaiter(self._epoll)
         self._watches = {}
-        self._max_events = 256
-        # Counters read by loop statistics: syscalls made and events seen.
-        self.n_polls = 0
+        # Counters read by loop statistics: epoll_ctl calls made and events seen.
         self.n_ctl = 0
         self.n_events = 0
+        self._n_dispatches = 0
         # Set by the loop: called with each waiter that becomes ready (it appends to the ready
         # queue). Set per instance, not on the class, so that Cython can make this a C field.
         self.on_ready = None
@@ -252,21 +253,22 @@ class EpollPoller:
     # -- polling ----------------------------------------------------------------------------
 
     def poll(self, timeout):
-        """Wait up to `timeout` seconds (negative or None: for ever) and hand the ready waiters
-        to on_ready."""
-        self.n_polls += 1
-        try:
-            events = self._waiter.wait(-1.0 if timeout is None else timeout, self._max_events)
-        except InterruptedError:
-            return 0
-        if not events:
-            return 0
+        """Wait up to `timeout` seconds (negative: for ever) and hand the ready waiters to
+        on_ready; the number of events. (The loop makes the same two calls itself.)"""
+        events = self.waiter.wait(timeout)
+        if events:
+            self.dispatch(events)
+        return len(events)
+
+    def dispatch(self, events):
+        """Hand the waiters of the (fd, events) pairs that epoll reported to on_ready."""
         self.n_events += len(events)
+        self._n_dispatches += 1
         edge = self.edge_triggered
-        if not edge and not self.n_polls % _STALE_CHECK_POLLS:
+        if not edge and not self._n_dispatches % _STALE_CHECK_POLLS:
             if self._reports_stale_registration(events):
                 self._rebuild()
-                return 0  # level-triggered: what is really ready is reported again
+                return  # level-triggered: what is really ready is reported again
         watches = self._watches
         on_ready = self.on_ready
         for fd, mask in events:
@@ -290,10 +292,6 @@ class EpollPoller:
                     on_ready(writer)
             if not edge and watch.reader is None and watch.writer is None:
                 self._drop_stale(fd)
-        if len(events) == self._max_events and self._max_events < 8192:
-            # A full batch: more fds are ready than we asked for; ask for more next time.
-            self._max_events *= 2
-        return len(events)
 
     # -- internals --------------------------------------------------------------------------
 
@@ -445,7 +443,7 @@ class EpollPoller:
         fails with EBADF rather than waiting forever.
         """
         old, self._epoll = self._epoll, select.epoll()
-        self._waiter = EpollWaiter(self._epoll)
+        self.waiter = EpollWaiter(self._epoll)
         old.close()
         # The new instance may have taken the number of a closed fd: that fd is closed too.
         own_fd = self._epoll.fileno()

@@ -22,5 +22,5 @@ cdef class EpollWaiter:
     cdef epoll_event *_events
     cdef int _capacity
 
-    cdef int _reserve(self, int maxevents) except -1
-    cpdef wait(self, double timeout, int maxevents)
+    cdef int _reserve(self, int capacity) except -1
+    cpdef wait(self, double timeout)

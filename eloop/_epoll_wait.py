@@ -1,10 +1,11 @@
 """Waiting for epoll events: the plain-Python twin of _epoll_wait.pyx.
 
-Both give an `EpollWaiter(epoll)` whose `wait(timeout, maxevents)` waits up to `timeout` seconds
-(negative: for ever) and returns the ready fds as a sequence of (fd, events) pairs, as
-select.epoll.poll does. Here it is select.epoll.poll itself; compiled, the .pyx calls epoll_wait
-into a reused C array and skips the Python-level overhead of poll (argument parsing, a fresh
-buffer, releasing the GIL for a wait that cannot block). The poller uses whichever is imported.
+Both give an `EpollWaiter(epoll)` whose `wait(timeout)` waits up to `timeout` seconds (negative:
+for ever) and returns the ready fds as a sequence of (fd, events) pairs, as select.epoll.poll
+does. Here it is select.epoll.poll itself (up to FD_SETSIZE - 1 events a call); compiled, the
+.pyx calls epoll_wait into a reused C array and skips the Python-level overhead of poll (argument
+parsing, a fresh buffer, releasing the GIL for a wait that cannot block). The poller uses
+whichever is imported.
 """
 
 

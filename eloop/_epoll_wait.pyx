@@ -1,12 +1,13 @@
 # cython: language_level=3
 """Waiting for epoll events: epoll_wait into a reused C array (twin of _epoll_wait.py).
 
-`EpollWaiter(epoll).wait(timeout, maxevents)` behaves as select.epoll.poll(timeout, maxevents):
-it waits up to `timeout` seconds (negative: for ever; the wait is rounded up to whole
-milliseconds) and returns the ready fds as (fd, events) pairs. What it saves per call is what the
-loop pays at every iteration that polls: poll's argument parsing and its buffer allocated afresh,
-a list built even when nothing is ready (an empty tuple is returned then), and the release of the
-GIL around a wait with timeout 0, which cannot block.
+`EpollWaiter(epoll).wait(timeout)` behaves as select.epoll.poll(timeout): it waits up to
+`timeout` seconds (negative: for ever; the wait is rounded up to whole milliseconds) and returns
+the ready fds as (fd, events) pairs. What it saves per call is what the loop pays at every
+iteration that polls: poll's argument parsing and its buffer allocated afresh, a list built even
+when nothing is ready (an empty tuple is returned then), and the release of the GIL around a wait
+with timeout 0, which cannot block. Its buffer starts at 256 events and doubles, up to 8192, each
+time a wait fills it.
 
 This is the only module of eloop written in Cython proper: the kernel interface needs a C array
 of struct epoll_event. Everything else is plain Python compiled with augmenting .pxd files.
@@ -20,6 +21,8 @@ from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
 # The longest wait in milliseconds that epoll_wait takes (an int); longer is clamped, as the
 # loop never asks for more than a day anyway.
 cdef int _MAX_TIMEOUT_MS = 2147483647
+cdef int _FIRST_CAPACITY = 256
+cdef int _MAX_CAPACITY = 8192
 
 
 cdef class EpollWaiter:
@@ -29,27 +32,24 @@ cdef class EpollWaiter:
         self._epfd = epoll.fileno()
         self._events = NULL
         self._capacity = 0
+        self._reserve(_FIRST_CAPACITY)
 
     def __dealloc__(self):
         free(self._events)
 
-    cdef int _reserve(self, int maxevents) except -1:
-        cdef epoll_event *events
-        if maxevents > self._capacity:
-            events = <epoll_event *>realloc(self._events, maxevents * sizeof(epoll_event))
-            if events == NULL:
-                raise MemoryError()
-            self._events = events
-            self._capacity = maxevents
+    cdef int _reserve(self, int capacity) except -1:
+        cdef epoll_event *events = <epoll_event *>realloc(self._events,
+                                                           capacity * sizeof(epoll_event))
+        if events == NULL:
+            raise MemoryError()
+        self._events = events
+        self._capacity = capacity
         return 0
 
-    cpdef wait(self, double timeout, int maxevents):
+    cpdef wait(self, double timeout):
         """Wait up to `timeout` seconds; the ready fds as a sequence of (fd, events) pairs."""
         cdef int ms, n, i
         cdef list ready
-        if maxevents <= 0:
-            raise ValueError(f'maxevents must be greater than 0, got {maxevents}')
-        self._reserve(maxevents)
         if timeout < 0:
             ms = -1
         elif timeout * 1000.0 >= _MAX_TIMEOUT_MS:
@@ -57,10 +57,10 @@ cdef class EpollWaiter:
         else:
             ms = <int>ceil(timeout * 1000.0)
         if ms == 0:
-            n = epoll_wait(self._epfd, self._events, maxevents, 0)
+            n = epoll_wait(self._epfd, self._events, self._capacity, 0)
         else:
             with nogil:
-                n = epoll_wait(self._epfd, self._events, maxevents, ms)
+                n = epoll_wait(self._epfd, self._events, self._capacity, ms)
         if n < 0:
             if errno == EINTR:
                 # A signal: run its Python handler (which may raise); the loop's next iteration
@@ -73,4 +73,7 @@ cdef class EpollWaiter:
         ready = [None] * n
         for i in range(n):
             ready[i] = (self._events[i].data.fd, self._events[i].events)
+        if n == self._capacity and n < _MAX_CAPACITY:
+            # More fds may be ready than fit: make room for them at the next wait.
+            self._reserve(2 * n)
         return ready

@@ -1,9 +1,7 @@
 # C types for _handles.py (Cython "pure Python mode": this file augments the .py of the same name).
 
-cdef extern from "Python.h":
-    # Used by Handle._run when compiled, in place of Context.run.
-    int PyContext_Enter(object context) except -1
-    int PyContext_Exit(object context) except -1
+# Used by Handle._run when compiled, in place of Context.run.
+from cpython.contextvars cimport PyContext_Enter, PyContext_Exit
 
 cdef bint _COMPILED
 
@@ -34,8 +32,6 @@ cdef class TimerHandle(Handle):
     cpdef cancel(self)
 
 
-cdef void _init_handle(Handle handle, callback, args, loop, context, bint debug) except *
-cdef void _init_timer(TimerHandle timer, double when, callback, args, loop, context,
-                      bint debug) except *
-cpdef Handle new_handle(callback, args, loop, context, bint debug)
-cpdef TimerHandle new_timer(double when, callback, args, loop, context, bint debug)
+cpdef Handle init_handle(Handle handle, callback, args, loop, context, bint debug)
+cpdef TimerHandle init_timer(TimerHandle timer, double when, callback, args, loop, context,
+                             bint debug)

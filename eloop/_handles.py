@@ -45,8 +45,10 @@ class Runnable:
         raise NotImplementedError
 
 
-def _init_handle(handle, callback, args, loop, context, debug):
-    """Fill in a new Handle; the one body behind Handle() and new_handle()."""
+def init_handle(handle, callback, args, loop, context, debug):
+    """Fill in a handle made by Handle.__new__ and return it: Handle() without the constructor
+    call, which the loop's hot paths avoid (compiled, this is a C function that takes the loop's
+    debug flag as a C int). The one body behind Handle() and the loop's handles."""
     if context is None:
         context = copy_context()
     handle._context = context
@@ -59,26 +61,14 @@ def _init_handle(handle, callback, args, loop, context, debug):
         handle._source_traceback = _extract_stack()
     else:
         handle._source_traceback = None
-
-
-def new_handle(callback, args, loop, context, debug):
-    """A Handle, as Handle(callback, args, loop, context) makes it; compiled, a C function that
-    skips the constructor's argument parsing. `debug` is the loop's debug mode."""
-    handle = Handle.__new__(Handle)
-    _init_handle(handle, callback, args, loop, context, debug)
     return handle
 
 
-def _init_timer(timer, when, callback, args, loop, context, debug):
-    _init_handle(timer, callback, args, loop, context, debug)
+def init_timer(timer, when, callback, args, loop, context, debug):
+    """Fill in a timer made by TimerHandle.__new__ and return it (see init_handle)."""
+    init_handle(timer, callback, args, loop, context, debug)
     timer._when = when
     timer._scheduled = False
-
-
-def new_timer(when, callback, args, loop, context, debug):
-    """A TimerHandle, as TimerHandle(when, callback, args, loop, context) makes it."""
-    timer = TimerHandle.__new__(TimerHandle)
-    _init_timer(timer, when, callback, args, loop, context, debug)
     return timer
 
 
@@ -89,7 +79,7 @@ class Handle(Runnable):
                  '_context')
 
     def __init__(self, callback, args, loop, context=None):
-        _init_handle(self, callback, args, loop, context, loop._debug)
+        init_handle(self, callback, args, loop, context, loop._debug)
 
     def _repr_info(self):
         info = [self.__class__.__name__]
@@ -132,8 +122,10 @@ class Handle(Runnable):
                     self._callback(*self._args)
                 finally:
                     PyContext_Exit(self._context)
-            else:
+            elif self._args:
                 self._context.run(self._callback, *self._args)
+            else:  # the common case, called without building an argument tuple for *args
+                self._context.run(self._callback)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -157,7 +149,7 @@ class TimerHandle(Handle):
     __slots__ = ('_scheduled', '_when')
 
     def __init__(self, when, callback, args, loop, context=None):
-        _init_timer(self, when, callback, args, loop, context, loop._debug)
+        init_timer(self, when, callback, args, loop, context, loop._debug)
 
     def _repr_info(self):
         info = Handle._repr_info(self)
