@@ -60,7 +60,7 @@ cdef class SocketStream(Runnable):
 
     @cython.locals(total=Py_ssize_t, nbytes=Py_ssize_t, i=Py_ssize_t)
     cpdef on_readable(self)
-    @cython.locals(nbytes=Py_ssize_t)
+    @cython.locals(data=bytes)
     cdef Py_ssize_t read_data(self) except? -9
     @cython.locals(nbytes=Py_ssize_t, size=Py_ssize_t)
     cdef Py_ssize_t read_into_protocol(self) except? -9
@@ -69,8 +69,14 @@ cdef class SocketStream(Runnable):
     cdef Py_ssize_t after_read(self, Py_ssize_t nbytes, Py_ssize_t size) except? -9
     cdef on_eof(self)
 
-    @cython.locals(sent=Py_ssize_t)
+    @cython.locals(sent=Py_ssize_t, size=Py_ssize_t)
     cpdef write(self, data)
+    cpdef writelines(self, list_of_data)
+    cpdef write_eof(self)
+    cpdef is_reading(self)
+    cpdef pause_reading(self)
+    cpdef resume_reading(self)
+    cpdef make_empty_waiter(self)
     cdef keep(self, piece)
     cdef maybe_pause_protocol(self)
     cdef drop_write(self)

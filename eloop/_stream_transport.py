@@ -138,7 +138,9 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
     """An asyncio.Transport over a connected stream socket (TCP or Unix).
 
     Its state and work are its `SocketStream`'s; flow control (the write buffer limits, pausing
-    and resuming the protocol's writing) is asyncio's mixin, which the stream calls.
+    and resuming the protocol's writing) is asyncio's mixin, which the stream calls. It calls the
+    stream's methods through the class, `SocketStream.write(self._stream, data)`: compiled, that
+    is a C call, where `SocketStream.write(self._stream, data)` would look the method up and parse arguments.
     """
 
     __slots__ = ('_stream', '_peername', '__weakref__')
@@ -202,13 +204,13 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         return extra
 
     def write(self, data):
-        self._stream.write(data)
+        SocketStream.write(self._stream, data)
 
     def writelines(self, list_of_data):
-        self._stream.writelines(list_of_data)
+        SocketStream.writelines(self._stream, list_of_data)
 
     def write_eof(self):
-        self._stream.write_eof()
+        SocketStream.write_eof(self._stream)
 
     def can_write_eof(self):
         return True
@@ -217,16 +219,16 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         return self._stream.buffer_size
 
     def is_reading(self):
-        return self._stream.is_reading()
+        return SocketStream.is_reading(self._stream)
 
     def pause_reading(self):
-        self._stream.pause_reading()
+        SocketStream.pause_reading(self._stream)
 
     def resume_reading(self):
-        self._stream.resume_reading()
+        SocketStream.resume_reading(self._stream)
 
     def set_protocol(self, protocol):
-        self._stream.set_protocol(protocol)
+        SocketStream.set_protocol(self._stream, protocol)
 
     def get_protocol(self):
         return self._stream.protocol
@@ -236,11 +238,11 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
 
     def close(self):
         """Close after the buffered data is sent; connection_lost(None) follows."""
-        self._stream.close()
+        SocketStream.close(self._stream)
 
     def abort(self):
         """Close now, dropping buffered data; connection_lost(None) follows."""
-        self._stream.force_close(None)
+        SocketStream.force_close(self._stream, None)
 
     # -- what asyncio's own code and eloop's loop read of a transport --------------------------
 
@@ -261,15 +263,15 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         return self._stream.fd
 
     def _force_close(self, exc):  # sslproto
-        self._stream.force_close(exc)
+        SocketStream.force_close(self._stream, exc)
 
     def _fatal_error(self, exc, message='Fatal error on transport'):
-        self._stream.fatal_error(exc, message)
+        SocketStream.fatal_error(self._stream, exc, message)
 
     # loop.sendfile waits for the buffer to drain before it takes the socket over.
 
     def _make_empty_waiter(self):
-        return self._stream.make_empty_waiter()
+        return SocketStream.make_empty_waiter(self._stream)
 
     def _reset_empty_waiter(self):
         self._stream.empty_waiter = None
@@ -517,7 +519,8 @@ class SocketStream(Runnable):
             raise RuntimeError('Cannot call write() after write_eof()')
         if self.empty_waiter is not None:
             raise RuntimeError('unable to write; sendfile is in progress')
-        if not data:
+        size = len(data)
+        if not size:
             return
         if self.conn_lost:
             self.drop_write()
@@ -534,7 +537,7 @@ class SocketStream(Runnable):
         except BaseException as exc:
             self.fatal_error(exc, 'Fatal write error on socket transport')
             return
-        if sent == len(data):
+        if sent == size:
             return
         self.keep(_keepable(data, sent))
         self.start_writing()
