@@ -36,6 +36,7 @@ cdef class _Wakeup(Runnable):
 
 cdef class LoopCore:
     cdef public object _ready
+    cdef public object _ready_append
     cdef public list _scheduled
     cdef public double _latest_due
     cdef public Py_ssize_t _timer_cancelled_count

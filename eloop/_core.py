@@ -184,6 +184,8 @@ class LoopCore:
 
     def __init__(self, edge_triggered=False):
         self._ready = collections.deque()
+        # Bound once (the deque is never replaced): call_soon and the poller append through it.
+        self._ready_append = self._ready.append
         self._scheduled = []
         # No timer of the heap is due later than this (-inf: the heap is empty). When the clock
         # has passed it, every timer is due and they are sorted at once rather than popped.
@@ -212,7 +214,7 @@ class LoopCore:
         self._writer_fileobjs = {}
 
         self._poller = _epoll.EpollPoller(edge_triggered)
-        self._poller.on_ready = self._ready.append
+        self._poller.on_ready = self._ready_append
         self._proactor = _proactor.Proactor(self._poller)
         # call_soon_threadsafe wakes a sleeping poller by writing to this eventfd.
         self._wakeup_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
@@ -235,7 +237,7 @@ class LoopCore:
             self._check_thread()
             self._check_callback(callback, 'call_soon')
         handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug)
-        self._ready.append(handle)
+        self._ready_append(handle)
         return handle
 
     def call_later(self, delay, callback, *args, context=None):
@@ -270,7 +272,7 @@ class LoopCore:
         if self._debug:
             self._check_callback(callback, 'call_soon_threadsafe')
         handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug)
-        self._ready.append(handle)
+        self._ready_append(handle)
         self._write_to_self()
         return handle
 
@@ -283,7 +285,7 @@ class LoopCore:
 
     def _add_callback(self, handle):
         if not handle._cancelled:
-            self._ready.append(handle)
+            self._ready_append(handle)
 
     def _add_callback_signalsafe(self, handle):
         self._add_callback(handle)
@@ -319,27 +321,34 @@ class LoopCore:
     if sys.version_info >= (3, 13):
         def create_task(self, coro, **kwargs):
             """Schedule a coroutine as a Task; keyword arguments go to the Task (or factory)."""
-            self._check_closed()
+            if self._closed:
+                self._check_closed()
             if self._task_factory is not None:
                 return self._task_factory(self, coro, **kwargs)
             task = tasks.Task(coro, loop=self, **kwargs)
-            _drop_own_frames(task._source_traceback)
+            if self._debug:
+                _drop_own_frames(task._source_traceback)
             return task
     else:
-        def create_task(self, coro, *, name=None, context=None, **kwargs):
+        def create_task(self, coro, *, name=None, context=None):
             """Schedule a coroutine as a Task, named and in a context if asked."""
-            self._check_closed()
-            if self._task_factory is None:
-                if context is not None:
-                    kwargs['context'] = context
-                task = tasks.Task(coro, loop=self, name=name, **kwargs)
-                _drop_own_frames(task._source_traceback)
-            else:
-                if context is not None:
-                    kwargs['context'] = context
-                task = self._task_factory(self, coro, **kwargs)
+            if self._closed:
+                self._check_closed()
+            if self._task_factory is not None:
+                if context is None:
+                    task = self._task_factory(self, coro)
+                else:
+                    task = self._task_factory(self, coro, context=context)
                 if name is not None:
                     task.set_name(name)
+                return task
+            # No context argument unless one is given: Python 3.10's Task takes none.
+            if context is None:
+                task = tasks.Task(coro, loop=self, name=name)
+            else:
+                task = tasks.Task(coro, loop=self, name=name, context=context)
+            if self._debug:
+                _drop_own_frames(task._source_traceback)
             return task
 
     def set_task_factory(self, factory):

@@ -1,7 +1,7 @@
 # C types for _handles.py (Cython "pure Python mode": this file augments the .py of the same name).
 
-# Used by Handle._run when compiled, in place of Context.run.
-from cpython.contextvars cimport PyContext_Enter, PyContext_Exit
+# Used when compiled in place of Context.run (Handle._run) and copy_context (init_handle).
+from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 
 cdef bint _COMPILED
 

@@ -50,7 +50,8 @@ def init_handle(handle, callback, args, loop, context, debug):
     call, which the loop's hot paths avoid (compiled, this is a C function that takes the loop's
     debug flag as a C int). The one body behind Handle() and the loop's handles."""
     if context is None:
-        context = copy_context()
+        # (Compiled, the C function that contextvars.copy_context calls.)
+        context = PyContext_CopyCurrent() if _COMPILED else copy_context()
     handle._context = context
     handle._loop = loop
     handle._callback = callback
