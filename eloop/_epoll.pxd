@@ -1,7 +1,12 @@
 # C types for _epoll.py (Cython "pure Python mode": this file augments the .py of the same name).
 
+cimport cython
+
 from eloop._epoll_wait cimport EpollWaiter
 from eloop._handles cimport Runnable, Handle
+
+# The event masks the dispatch tests, as C ints.
+cdef unsigned int _READ_EVENTS, _WRITE_EVENTS, _HANGUP_EVENTS, _EDGE_MASK
 
 cdef class FdWatch:
     cdef public int fd
@@ -29,7 +34,7 @@ cdef class EpollPoller:
     cdef public dict _watches
     cdef public unsigned long long n_ctl
     cdef public unsigned long long n_events
-    cdef unsigned long long _n_dispatches
+    cdef int _until_stale_check
     cdef public object on_ready
 
     cpdef park_reader(self, int fd, op, owner=*)
@@ -40,6 +45,7 @@ cdef class EpollPoller:
     cpdef bint readable_drained(self, int fd)
     cpdef writable_exhausted(self, int fd)
     cpdef int poll(self, double timeout) except -1
+    @cython.locals(edge=bint, watches=dict, fd=int, mask=cython.uint, watch=FdWatch)
     cpdef dispatch(self, events)
     cpdef FdWatch _watch(self, int fd)
     cpdef _rearm(self, int fd)

@@ -109,7 +109,7 @@ class EpollPoller:
         # Counters read by loop statistics: epoll_ctl calls made and events seen.
         self.n_ctl = 0
         self.n_events = 0
-        self._n_dispatches = 0
+        self._until_stale_check = _STALE_CHECK_POLLS
         # Set by the loop: called with each waiter that becomes ready (it appends to the ready
         # queue). Set per instance, not on the class, so that Cython can make this a C field.
         self.on_ready = None
@@ -263,12 +263,14 @@ class EpollPoller:
     def dispatch(self, events):
         """Hand the waiters of the (fd, events) pairs that epoll reported to on_ready."""
         self.n_events += len(events)
-        self._n_dispatches += 1
         edge = self.edge_triggered
-        if not edge and not self._n_dispatches % _STALE_CHECK_POLLS:
-            if self._reports_stale_registration(events):
-                self._rebuild()
-                return  # level-triggered: what is really ready is reported again
+        if not edge:
+            self._until_stale_check -= 1
+            if self._until_stale_check <= 0:
+                self._until_stale_check = _STALE_CHECK_POLLS
+                if self._reports_stale_registration(events):
+                    self._rebuild()
+                    return  # level-triggered: what is really ready is reported again
         watches = self._watches
         on_ready = self.on_ready
         for fd, mask in events:

@@ -6,7 +6,8 @@
 the ready fds as (fd, events) pairs. What it saves per call is what the loop pays at every
 iteration that polls: poll's argument parsing and its buffer allocated afresh, a list built even
 when nothing is ready (an empty tuple is returned then), and the release of the GIL around a wait
-with timeout 0, which cannot block. Its buffer starts at 256 events and doubles, up to 8192, each
+that cannot block: it first looks without waiting, and only if nothing is ready waits with the GIL
+released. Its buffer starts at 256 events and doubles, up to 8192, each
 time a wait fills it.
 
 This is the only module of eloop written in Cython proper: the kernel interface needs a C array
@@ -56,9 +57,11 @@ cdef class EpollWaiter:
             ms = _MAX_TIMEOUT_MS
         else:
             ms = <int>ceil(timeout * 1000.0)
-        if ms == 0:
-            n = epoll_wait(self._epfd, self._events, self._capacity, 0)
-        else:
+        # A look without waiting first, holding the GIL: in a busy loop events are often there
+        # already, and releasing and taking back the GIL costs more than this call. Only when
+        # nothing is ready and the wait may block is the GIL released.
+        n = epoll_wait(self._epfd, self._events, self._capacity, 0)
+        if n == 0 and ms != 0:
             with nogil:
                 n = epoll_wait(self._epfd, self._events, self._capacity, ms)
         if n < 0:
