@@ -15,8 +15,8 @@ cdef bint _COMPILED
 
 cdef Py_ssize_t _READ_BUDGET_BYTES
 cdef Py_ssize_t _READ_BUDGET_CALLS
+cdef Py_ssize_t _SHORT
 cdef Py_ssize_t _STOP
-cdef Py_ssize_t _AGAIN
 
 
 cdef class Waiter(Runnable):
@@ -60,13 +60,12 @@ cdef class SocketStream(Runnable):
 
     @cython.locals(total=Py_ssize_t, nbytes=Py_ssize_t, i=Py_ssize_t)
     cpdef on_readable(self)
-    @cython.locals(data=bytes)
+    @cython.locals(data=bytes, nbytes=Py_ssize_t)
     cdef Py_ssize_t read_data(self) except? -9
     @cython.locals(nbytes=Py_ssize_t, size=Py_ssize_t)
     cdef Py_ssize_t read_into_protocol(self) except? -9
     cdef Py_ssize_t nothing_read(self, bint would_block) except? -9
     cdef Py_ssize_t read_failed(self, exc) except? -9
-    cdef Py_ssize_t after_read(self, Py_ssize_t nbytes, Py_ssize_t size) except? -9
     cdef on_eof(self)
 
     @cython.locals(sent=Py_ssize_t, size=Py_ssize_t)
@@ -74,6 +73,7 @@ cdef class SocketStream(Runnable):
     cpdef writelines(self, list_of_data)
     cpdef write_eof(self)
     cpdef is_reading(self)
+    cpdef is_closing(self)
     cpdef pause_reading(self)
     cpdef resume_reading(self)
     cpdef make_empty_waiter(self)

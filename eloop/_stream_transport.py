@@ -57,10 +57,10 @@ _READ_BUDGET_CALLS = 16
 # asyncio's default write buffer limits.
 _HIGH_WATER = 64 * 1024
 _LOW_WATER = _HIGH_WATER // 4
-# What a read returns besides a byte count: stop reading now (nothing more to read, EOF, an
-# error, paused), or come back in the next pass of the ready queue.
+# What a read returns besides the count of bytes that filled its buffer (read on): it read
+# less (the socket's queue is empty now), or reading stops (EAGAIN, EOF, an error).
+_SHORT = -1
 _STOP = 0
-_AGAIN = -1
 
 
 def set_nodelay(sock):
@@ -234,7 +234,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         return self._stream.protocol
 
     def is_closing(self):
-        return self._stream.closing
+        return SocketStream.is_closing(self._stream)
 
     def close(self):
         """Close after the buffered data is sent; connection_lost(None) follows."""
@@ -366,6 +366,9 @@ class SocketStream(Runnable):
     def is_reading(self):
         return not self.closing and not self.paused
 
+    def is_closing(self):
+        return self.closing
+
     def pause_reading(self):
         if self.closing or self.paused:
             return
@@ -407,8 +410,14 @@ class SocketStream(Runnable):
             if not self.reading_parked:
                 return  # paused or closed, possibly by the protocol just now
             nbytes = self.read_into_protocol() if self.buffered else self.read_data()
-            if nbytes <= 0:
-                if nbytes == _STOP:
+            if nbytes == _STOP:
+                return
+            if nbytes == _SHORT:
+                # In LT mode epoll reports the fd again if anything comes; in ET mode the poller
+                # says whether the socket must still be read until EAGAIN (after a hangup).
+                # That waits for the next pass: the protocol sees one short read per pass of
+                # the ready queue in both modes, as in asyncio.
+                if not self.poller.edge_triggered or self.poller.readable_drained(self.fd):
                     return
                 break
             total += nbytes
@@ -420,8 +429,8 @@ class SocketStream(Runnable):
             self.loop._ready.append(self)
 
     def read_data(self):
-        """One recv for a Protocol: the bytes read if they filled the buffer, else _STOP or
-        _AGAIN (see after_read)."""
+        """One recv for a Protocol: the bytes read if they filled the buffer, else _SHORT or
+        _STOP."""
         try:
             data = _sockio.recv_bytes(self.sock, self.fd, self.recv_view)
         except (SystemExit, KeyboardInterrupt):
@@ -437,7 +446,8 @@ class SocketStream(Runnable):
         except BaseException as exc:
             self.fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
             return _STOP
-        return self.after_read(len(data), len(self.recv_view))
+        nbytes = len(data)
+        return nbytes if nbytes >= len(self.recv_view) else _SHORT
 
     def read_into_protocol(self):
         """One recv_into the BufferedProtocol's own buffer; like read_data."""
@@ -468,7 +478,7 @@ class SocketStream(Runnable):
         except BaseException as exc:
             self.fatal_error(exc, 'Fatal error: protocol.buffer_updated() call failed.')
             return _STOP
-        return self.after_read(nbytes, size)
+        return nbytes if nbytes >= size else _SHORT
 
     def nothing_read(self, would_block):
         """A read got nothing: the socket is drained (EAGAIN), or at EOF."""
@@ -481,17 +491,6 @@ class SocketStream(Runnable):
     def read_failed(self, exc):
         self.fatal_error(exc, 'Fatal read error on socket transport')
         return _STOP
-
-    def after_read(self, nbytes, size):
-        """What follows a read of nbytes into a buffer of size: nbytes if it filled the buffer
-        (read on), else _STOP, or _AGAIN where the poller says the socket must still be read
-        until EAGAIN (in ET mode after a hangup), which waits for the next pass: the protocol
-        sees one short read per pass of the ready queue in both modes, as in asyncio."""
-        if nbytes >= size:
-            return nbytes
-        if self.poller.readable_drained(self.fd):
-            return _STOP
-        return _AGAIN
 
     def on_eof(self):
         if self.loop._debug:
