@@ -42,6 +42,7 @@ cdef class EpollPoller:
     cpdef unpark_reader(self, int fd, op)
     cpdef unpark_writer(self, int fd, op)
     cpdef readable_exhausted(self, int fd)
+    @cython.locals(watch=FdWatch)
     cpdef bint readable_drained(self, int fd)
     cpdef writable_exhausted(self, int fd)
     cpdef int poll(self, double timeout) except -1
