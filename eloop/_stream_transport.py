@@ -7,11 +7,12 @@ fields, so the read and write paths make C calls, not Python attribute lookups; 
 also inherit asyncio's Python transport classes, hence the two.
 
 Reading is a completion. While reading is active the stream is parked on the fd with the
-poller as its read waiter; when the fd is ready the loop runs it, and it receives into a buffer
-(the loop's read buffer, or the protocol's own for a BufferedProtocol) and hands the data up. It keeps
-reading while reads fill the buffer, within a budget per event, so that one busy socket cannot
-starve the others; in ET mode, when the budget runs out before the socket is drained, it queues
-itself again on the loop's ready queue, because no new edge will come for data already there.
+poller as its read waiter; when the fd is ready the loop runs it, and it receives (through
+_sockio, or into the protocol's own buffer for a BufferedProtocol) and hands the data up. It
+keeps reading while reads fill the buffer, within a budget per event, so that one busy socket
+cannot starve the others; in ET mode, when the budget runs out before the socket is drained, it
+queues itself again on the loop's ready queue, because no new edge will come for data already
+there.
 
 Writing is optimistic: write() sends at once when nothing is buffered and only what the kernel
 did not take is buffered (a deque of bytes and memoryviews, never concatenated). A `Waiter`
@@ -140,7 +141,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
     Its state and work are its `SocketStream`'s; flow control (the write buffer limits, pausing
     and resuming the protocol's writing) is asyncio's mixin, which the stream calls. It calls the
     stream's methods through the class, `SocketStream.write(self._stream, data)`: compiled, that
-    is a C call, where `SocketStream.write(self._stream, data)` would look the method up and parse arguments.
+    is a C call, where `self._stream.write(data)` would look the method up and parse arguments.
     """
 
     __slots__ = ('_stream', '_peername', '__weakref__')
