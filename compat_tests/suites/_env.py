@@ -180,3 +180,12 @@ def eloop_info(venv, env, cwd):
                "import eloop, json; i = eloop.info(); i['file'] = eloop.__file__; print(json.dumps(i))"],
               env=env, cwd=cwd)
     return json.loads(out.strip().splitlines()[-1])
+
+
+def sees_pytest_entry_point(venv, env):
+    """Whether pytest in venv, with env's PYTHONPATH, finds eloop's pytest11 entry point (an
+    eloop.egg-info left in the checkout by a build in place is found on PYTHONPATH too)."""
+    out = run([venv / "bin" / "python", "-c",
+               "import importlib.metadata as m; print(any(e.value == 'eloop.pytest_plugin' "
+               "for e in m.entry_points(group='pytest11')))"], env=env, cwd=venv)
+    return out.strip().splitlines()[-1] == "True"

@@ -146,7 +146,7 @@ def pytest_command(suite, venv, args, records):
            "-p", "eloop_compat_loopcheck", f"--loopcheck-dir={records}",
            f"--loopcheck-deselect={suite.deselect_file}",
            "-n", str(args.workers if suite.use_xdist else 0)]
-    if args.eloop_from == "tree":
+    if args.eloop_from == "tree" and not _env.sees_pytest_entry_point(venv, child_env(args, ASYNCIO)):
         cmd += ["-p", "eloop.pytest_plugin"]  # no entry point without an installed eloop
     return cmd + list(args.pytest_args)
 
@@ -179,6 +179,8 @@ def run_once(suite, label, source, venv, args):
     if result.exit_code not in (None, 0, 1):
         result.problem = f"pytest exited {result.exit_code}"
     collect_records(result, records)
+    if not result.problem and not any(result.counts.values()):
+        result.problem = "pytest ran no test"
     check_proof(result, label)
     return result
 
