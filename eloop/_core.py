@@ -529,19 +529,19 @@ class LoopCore:
     def _make_all_timers_ready(self):
         """Every timer is due: queue them in the order of their due times, and empty the heap.
 
-        After a pause of the loop or a burst of short timers, a sort of the whole heap (C work,
-        on float keys) costs much less than popping the timers one by one.
+        After a pause of the loop or a burst of short timers, one sort of the live timers (C
+        work, on float keys) costs much less than popping the timers one by one.
         """
-        due = self._scheduled
+        due = []
+        for timer in self._scheduled:
+            timer._scheduled = False
+            if not timer._cancelled:
+                due.append(timer)
         self._scheduled = []
         self._latest_due = -math.inf
         self._timer_cancelled_count = 0
         due.sort(key=_timer_due_time)
-        ready = self._ready
-        for timer in due:
-            timer._scheduled = False
-            if not timer._cancelled:
-                ready.append(timer)
+        self._ready.extend(due)
 
     def _drop_cancelled_timers(self):
         """Rebuild the heap without its cancelled timers (they are many); return the new heap."""

@@ -117,7 +117,7 @@ class Handle(Runnable):
         try:
             if _COMPILED:
                 # What Context.run does, without making a bound method and a tuple of its
-                # arguments at each call (PyContext_Enter/Exit are declared in _handles.pxd).
+                # arguments at each call (PyContext_Enter/Exit are cimported in _handles.pxd).
                 PyContext_Enter(self._context)
                 try:
                     self._callback(*self._args)
