@@ -623,9 +623,10 @@ class NetworkMixin:
 
 def _bind_unix_socket(path):
     """A Unix stream socket bound to path, after removing a stale socket file left there."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if path:
+        # First, so that nothing is left open if it raises.
         remove_stale_unix_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)
     except OSError as exc:

@@ -144,7 +144,9 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
     is a C call, where `self._stream.write(data)` would look the method up and parse arguments.
     """
 
-    __slots__ = ('_stream', '_peername', '__weakref__')
+    # '__dict__': code that patches a transport's methods per instance (mock.patch.object, as
+    # aiohttp's tests do) works as on asyncio's transports; the dict is made only when used.
+    __slots__ = ('_stream', '_peername', '__weakref__', '__dict__')
 
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
