@@ -64,7 +64,7 @@ cdef class LoopCore:
     cpdef _check_closed(self)
     cpdef _add_callback(self, handle)
     cpdef _timer_handle_cancelled(self, TimerHandle handle)
-    cdef TimerHandle _schedule(self, double when, callback, tuple args, context)
+    cdef TimerHandle _schedule(self, when, callback, tuple args, context)
 
     cpdef _run_once(self)
     @cython.locals(ready=object, popleft=object, poller=EpollPoller, watches=dict,

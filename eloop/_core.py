@@ -45,7 +45,7 @@ _MAXIMUM_POLL_TIMEOUT = 24 * 3600
 # The fds the poller watches for the loop itself: the wakeup eventfd of call_soon_threadsafe.
 _OWN_FDS = 1
 
-_timer_due_time = operator.attrgetter('_when')
+_timer_due_time = operator.attrgetter('_due')
 
 
 def _run_until_complete_cb(fut):
@@ -106,7 +106,7 @@ def _forget_fileobj(fileobjs, fileobj):
 def _push_timer(heap, timer):
     """Add `timer` to the heap of timers, ordered by due time.
 
-    Compiled, a sift that compares the C doubles `_when` directly; heapq would compare through
+    Compiled, a sift that compares the C doubles `_due` directly; heapq would compare through
     TimerHandle.__lt__, a Python-level call per comparison. In plain Python heapq's C code is the
     faster of the two, so it is used there.
     """
@@ -143,16 +143,16 @@ def _pop_timer(heap):
 
 def _due_time(heap, pos):
     timer = heap[pos]
-    return timer._when
+    return timer._due
 
 
 def _sift_up(heap, pos, timer):
     """Put `timer` at `pos` or above it, moving later parents down (heapq's _siftdown)."""
-    when = timer._when
+    when = timer._due
     while pos:
         parent_pos = (pos - 1) >> 1
         parent = heap[parent_pos]
-        if not when < parent._when:
+        if not when < parent._due:
             break
         heap[pos] = parent
         pos = parent_pos
@@ -260,10 +260,12 @@ class LoopCore:
             self._check_callback(callback, 'call_at')
         timer = init_timer(TimerHandle.__new__(TimerHandle), when, callback, args, self, context,
                            self._debug)
+        # Compared before the push: a `when` that is not a number raises TypeError here (compiled,
+        # already in init_timer) and never reaches the heap, where it would break the loop.
+        if timer._due > self._latest_due:
+            self._latest_due = timer._due
         _push_timer(self._scheduled, timer)
         timer._scheduled = True
-        if when > self._latest_due:
-            self._latest_due = when
         return timer
 
     def call_soon_threadsafe(self, callback, *args, context=None):
@@ -455,7 +457,7 @@ class LoopCore:
                 timeout = 0.0
             elif scheduled:
                 timer = scheduled[0]
-                timeout = timer._when - self.time()
+                timeout = timer._due - self.time()
                 if timeout < 0:
                     timeout = 0.0
                 elif timeout > _MAXIMUM_POLL_TIMEOUT:
@@ -481,7 +483,7 @@ class LoopCore:
                 else:
                     while scheduled:
                         timer = scheduled[0]
-                        if timer._when >= end_time:
+                        if timer._due >= end_time:
                             break
                         _pop_timer(scheduled)
                         timer._scheduled = False
@@ -552,8 +554,8 @@ class LoopCore:
                 timer._scheduled = False
             else:
                 live.append(timer)
-                if timer._when > latest_due:
-                    latest_due = timer._when
+                if timer._due > latest_due:
+                    latest_due = timer._due
         self._latest_due = latest_due
         # A sorted list is a heap, and sorting on float keys is C work where heapify would compare
         # through TimerHandle.__lt__.

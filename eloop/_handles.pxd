@@ -27,11 +27,12 @@ cdef class Handle(Runnable):
 
 cdef class TimerHandle(Handle):
     cdef public bint _scheduled
-    cdef public double _when
+    cdef public object _when
+    cdef public double _due
 
     cpdef cancel(self)
 
 
 cpdef Handle init_handle(Handle handle, callback, args, loop, context, bint debug)
-cpdef TimerHandle init_timer(TimerHandle timer, double when, callback, args, loop, context,
+cpdef TimerHandle init_timer(TimerHandle timer, when, callback, args, loop, context,
                              bint debug)

@@ -68,7 +68,10 @@ def init_handle(handle, callback, args, loop, context, debug):
 def init_timer(timer, when, callback, args, loop, context, debug):
     """Fill in a timer made by TimerHandle.__new__ and return it (see init_handle)."""
     init_handle(timer, callback, args, loop, context, debug)
+    # `_when` is the caller's value, returned by when() as asyncio returns it (call_at(5) gives
+    # 5, not 5.0); `_due` is the same time as a float (a C double compiled), the heap's key.
     timer._when = when
+    timer._due = when
     timer._scheduled = False
     return timer
 
@@ -147,7 +150,7 @@ class Handle(Runnable):
 class TimerHandle(Handle):
     """A handle due at a point of the loop's clock; ordered by that point in the timer heap."""
 
-    __slots__ = ('_scheduled', '_when')
+    __slots__ = ('_scheduled', '_when', '_due')
 
     def __init__(self, when, callback, args, loop, context=None):
         init_timer(self, when, callback, args, loop, context, loop._debug)

@@ -99,6 +99,21 @@ def test_none_delay_or_when_is_a_type_error(loop):
         loop.call_at(None, print)
 
 
+def test_when_returns_the_time_given_to_call_at_unchanged(loop):
+    # asyncio keeps the caller's object: call_at(5).when() is the int 5 (aiohttp relies on it).
+    timer = loop.call_at(5, lambda: None)
+    assert timer.when() == 5 and type(timer.when()) is int
+    timer.cancel()
+
+
+@pytest.mark.parametrize('when', ['5', object()])
+def test_a_when_that_is_not_a_number_is_a_type_error_and_the_loop_still_runs(loop, when):
+    with pytest.raises(TypeError):
+        loop.call_at(when, lambda: None)
+    loop.run_until_complete(asyncio.sleep(0.001))
+    assert not loop._scheduled
+
+
 def test_timer_due_within_clock_resolution_fires_in_this_iteration(loop):
     # A timer less than one clock tick away counts as due: it must not cost another iteration.
     loop._clock_resolution = 0.5
