@@ -6,7 +6,8 @@
 
 cimport cython
 
-from eloop._handles cimport Runnable, Handle, TimerHandle, init_handle, init_timer
+from eloop._handles cimport (Runnable, Handle, TimerHandle, init_handle, init_timer,
+                            set_gc_visible)
 from eloop._epoll cimport EpollPoller
 from eloop._proactor cimport Proactor
 
@@ -72,6 +73,12 @@ cdef class LoopCore:
                    ntodo=Py_ssize_t, timeout=double, end_time=double,
                    timer=TimerHandle, handle=Runnable)
     cdef _run_iterations(self, bint once)
+
+    @cython.locals(timer=TimerHandle)
+    cdef _show_pending_handles_to_gc(self, bint visible)
+
+    @cython.locals(timer=TimerHandle)
+    cpdef _drop_pending_callbacks(self)
 
     @cython.locals(live=list, timer=TimerHandle, latest_due=double)
     cdef list _drop_cancelled_timers(self)

@@ -25,7 +25,7 @@ from asyncio import tasks
 
 from . import _epoll
 from . import _proactor
-from ._handles import Handle, Runnable, TimerHandle, init_handle, init_timer
+from ._handles import Handle, Runnable, TimerHandle, init_handle, init_timer, set_gc_visible
 
 try:
     import cython
@@ -236,7 +236,10 @@ class LoopCore:
         if self._debug:
             self._check_thread()
             self._check_callback(callback, 'call_soon')
-        handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug)
+        handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug,
+                             True)
+        if self._thread_id is not None:  # running: see _show_pending_handles_to_gc
+            set_gc_visible(handle, False)
         self._ready_append(handle)
         return handle
 
@@ -259,13 +262,15 @@ class LoopCore:
             self._check_thread()
             self._check_callback(callback, 'call_at')
         timer = init_timer(TimerHandle.__new__(TimerHandle), when, callback, args, self, context,
-                           self._debug)
+                           self._debug, True)
         # Compared before the push: a `when` that is not a number raises TypeError here (compiled,
         # already in init_timer) and never reaches the heap, where it would break the loop.
         if timer._due > self._latest_due:
             self._latest_due = timer._due
         _push_timer(self._scheduled, timer)
         timer._scheduled = True
+        if self._thread_id is not None:
+            set_gc_visible(timer, False)
         return timer
 
     def call_soon_threadsafe(self, callback, *args, context=None):
@@ -273,7 +278,9 @@ class LoopCore:
         self._check_closed()
         if self._debug:
             self._check_callback(callback, 'call_soon_threadsafe')
-        handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug)
+        # One-shot, but left in the GC's view: the loop may stop before this thread appends it.
+        handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug,
+                             True)
         self._ready_append(handle)
         self._write_to_self()
         return handle
@@ -386,8 +393,10 @@ class LoopCore:
             sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
                                    finalizer=self._asyncgen_finalizer_hook)
             events._set_running_loop(self)
+            self._show_pending_handles_to_gc(False)
             self._run_iterations(False)
         finally:
+            self._show_pending_handles_to_gc(True)
             self._stopping = False
             self._thread_id = None
             events._set_running_loop(None)
@@ -544,6 +553,39 @@ class LoopCore:
         self._timer_cancelled_count = 0
         due.sort(key=_timer_due_time)
         self._ready.extend(due)
+
+    def _show_pending_handles_to_gc(self, visible):
+        """Compiled, hide the one-shot handles of the queues from the cyclic GC while the loop
+        runs, and show them again when it stops (see Handle).
+
+        A running loop is alive, and so is what its queues hold: the GC has nothing to find
+        there, and each of its passes would go over every pending handle. A loop that is not
+        running may be dropped: its pending handles must be in the GC's view then, for a cycle
+        through them and the loop (a timer whose argument is a future of the loop) to be found.
+        The cost is a pass over the queues at each start and stop of the loop.
+        """
+        if not _COMPILED:
+            return
+        for handle in self._ready:
+            if isinstance(handle, Handle):
+                set_gc_visible(handle, visible)
+        for timer in self._scheduled:
+            set_gc_visible(timer, visible)
+
+    def _drop_pending_callbacks(self):
+        """Empty the ready queue and the timer heap (the loop is closing). Their one-shot
+        handles will never run: they drop what they refer to, as after running (see Handle)."""
+        for handle in self._ready:
+            if isinstance(handle, Handle) and handle._oneshot:
+                handle._forget()
+        self._ready.clear()
+        for timer in self._scheduled:
+            timer._scheduled = False
+            if timer._oneshot:
+                timer._forget()
+        self._scheduled = []
+        self._latest_due = -math.inf
+        self._timer_cancelled_count = 0
 
     def _drop_cancelled_timers(self):
         """Rebuild the heap without its cancelled timers (they are many); return the new heap."""

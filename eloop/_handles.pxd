@@ -3,6 +3,12 @@
 # Used when compiled in place of Context.run (Handle._run) and copy_context (init_handle).
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 
+# Used by set_gc_visible.
+cdef extern from "Python.h":
+    int PyObject_GC_IsTracked(object op)
+    void PyObject_GC_Track(object op)
+    void PyObject_GC_UnTrack(object op)
+
 cdef bint _COMPILED
 
 
@@ -16,6 +22,7 @@ cdef class Handle(Runnable):
     cdef public object _callback
     cdef public object _args
     cdef public object _loop
+    cdef public bint _oneshot
     cdef public object _source_traceback
     cdef public object _repr
     cdef public object _context
@@ -23,6 +30,7 @@ cdef class Handle(Runnable):
 
     cpdef _run(self)
     cpdef cancel(self)
+    cpdef _forget(self)
 
 
 cdef class TimerHandle(Handle):
@@ -33,6 +41,8 @@ cdef class TimerHandle(Handle):
     cpdef cancel(self)
 
 
-cpdef Handle init_handle(Handle handle, callback, args, loop, context, bint debug)
+cpdef Handle init_handle(Handle handle, callback, args, loop, context, bint debug,
+                         bint oneshot=*)
 cpdef TimerHandle init_timer(TimerHandle timer, when, callback, args, loop, context,
-                             bint debug)
+                             bint debug, bint oneshot=*)
+cpdef set_gc_visible(Handle handle, bint visible)

@@ -45,10 +45,14 @@ class Runnable:
         raise NotImplementedError
 
 
-def init_handle(handle, callback, args, loop, context, debug):
+def init_handle(handle, callback, args, loop, context, debug, oneshot=False):
     """Fill in a handle made by Handle.__new__ and return it: Handle() without the constructor
     call, which the loop's hot paths avoid (compiled, this is a C function that takes the loop's
-    debug flag as a C int). The one body behind Handle() and the loop's handles."""
+    debug flag as a C int). The one body behind Handle() and the loop's handles.
+
+    `oneshot` makes a one-shot handle (see Handle) unless in debug mode, where handles are
+    asyncio's in every respect.
+    """
     if context is None:
         # (Compiled, the C function that contextvars.copy_context calls.)
         context = PyContext_CopyCurrent() if _COMPILED else copy_context()
@@ -57,6 +61,7 @@ def init_handle(handle, callback, args, loop, context, debug):
     handle._callback = callback
     handle._args = args
     handle._cancelled = False
+    handle._oneshot = oneshot and not debug
     handle._repr = None
     if debug:
         handle._source_traceback = _extract_stack()
@@ -65,9 +70,9 @@ def init_handle(handle, callback, args, loop, context, debug):
     return handle
 
 
-def init_timer(timer, when, callback, args, loop, context, debug):
+def init_timer(timer, when, callback, args, loop, context, debug, oneshot=False):
     """Fill in a timer made by TimerHandle.__new__ and return it (see init_handle)."""
-    init_handle(timer, callback, args, loop, context, debug)
+    init_handle(timer, callback, args, loop, context, debug, oneshot)
     # `_when` is the caller's value, returned by when() as asyncio returns it (call_at(5) gives
     # 5, not 5.0); `_due` is the same time as a float (a C double compiled), the heap's key.
     timer._when = when
@@ -76,14 +81,45 @@ def init_timer(timer, when, callback, args, loop, context, debug):
     return timer
 
 
-class Handle(Runnable):
-    """A callback with its arguments and context, scheduled on a loop."""
+def set_gc_visible(handle, visible):
+    """Compiled, show a one-shot handle to the cyclic GC or hide it (see Handle); otherwise
+    nothing."""
+    if not _COMPILED or not handle._oneshot:
+        return
+    if visible:
+        if not PyObject_GC_IsTracked(handle):
+            PyObject_GC_Track(handle)
+    elif PyObject_GC_IsTracked(handle):
+        PyObject_GC_UnTrack(handle)
 
-    __slots__ = ('_callback', '_args', '_loop', '_source_traceback', '_repr', '__weakref__',
-                 '_context')
+
+class Handle(Runnable):
+    """A callback with its arguments and context, scheduled on a loop.
+
+    The handles of the loop's call_soon, call_later and call_at (outside debug mode) are one-shot:
+    they drop their callback, arguments and context once run or cancelled, or when their loop is
+    closed. So the repr of a handle that has run names no callback, and its get_context() is
+    None, as after cancel().
+
+    Why: compiled, while their loop runs, the loop hides them from the cyclic GC, whose passes over
+    the many short-lived handles of a busy loop cost more than running them (rloop's handles are
+    Rust objects that the GC does not see either). That is safe because a running loop is alive,
+    and so is everything in its queues; a handle that leaves the queues refers to nothing that
+    could close a cycle; and when the loop stops, it shows its pending handles to the GC again,
+    so that an abandoned loop is collected with its pending callbacks as asyncio's would be.
+    """
+
+    __slots__ = ('_callback', '_args', '_loop', '_oneshot', '_source_traceback', '_repr',
+                 '__weakref__', '_context')
 
     def __init__(self, callback, args, loop, context=None):
         init_handle(self, callback, args, loop, context, loop._debug)
+
+    def _forget(self):
+        """Drop what a one-shot handle refers to: it has run, or will never run."""
+        self._callback = None
+        self._args = None
+        self._context = None
 
     def _repr_info(self):
         info = [self.__class__.__name__]
@@ -112,6 +148,8 @@ class Handle(Runnable):
                 self._repr = repr(self)
             self._callback = None
             self._args = None
+            if self._oneshot:
+                self._context = None
 
     def cancelled(self):
         return self._cancelled
@@ -134,6 +172,9 @@ class Handle(Runnable):
             raise
         except BaseException as exc:
             self._report_exception(exc)
+        finally:
+            if self._oneshot:
+                self._forget()
 
     def _report_exception(self, exc):
         source = format_helpers._format_callback_source(self._callback, self._args)

@@ -73,8 +73,7 @@ class Loop(LoopCore, *_MIXINS, asyncio.AbstractEventLoop):
             warnings.warn(f'Closing the loop {self!r} on interpreter shutdown stage, skipping '
                           f'signal handlers removal', ResourceWarning, source=self)
         self._closed = True
-        self._ready.clear()
-        self._scheduled.clear()
+        self._drop_pending_callbacks()
         self._executor_shutdown_called = True
         executor = self._default_executor
         if executor is not None:
