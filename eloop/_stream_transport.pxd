@@ -58,7 +58,7 @@ cdef class SocketStream(Runnable):
     cpdef stop_reading(self)
     cpdef start_reading(self)
 
-    @cython.locals(total=Py_ssize_t, nbytes=Py_ssize_t, i=Py_ssize_t)
+    @cython.locals(total=Py_ssize_t, nbytes=Py_ssize_t, calls_left=Py_ssize_t)
     cpdef on_readable(self)
     @cython.locals(data=bytes, nbytes=Py_ssize_t)
     cdef Py_ssize_t read_data(self) except? -9

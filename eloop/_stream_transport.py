@@ -409,7 +409,9 @@ class SocketStream(Runnable):
             return
         self.read_iteration = iteration
         total = 0
-        for i in range(_READ_BUDGET_CALLS):
+        calls_left = _READ_BUDGET_CALLS  # (a countdown: no range object per event in plain Python)
+        while calls_left:
+            calls_left -= 1
             if not self.reading_parked:
                 return  # paused or closed, possibly by the protocol just now
             nbytes = self.read_into_protocol() if self.buffered else self.read_data()
@@ -435,7 +437,13 @@ class SocketStream(Runnable):
         """One recv for a Protocol: the bytes read if they filled the buffer, else _SHORT or
         _STOP."""
         try:
-            data = _sockio.recv_bytes(self.sock, self.fd, self.recv_view)
+            if _COMPILED:
+                data = _sockio.recv_bytes(self.sock, self.fd, self.recv_view)
+            else:
+                # _sockio.py's recv_bytes, without the Python call to it on the way.
+                data = bytes(self.recv_view[:self.sock.recv_into(self.recv_view)])
+        except (BlockingIOError, InterruptedError):
+            data = None  # (plain Python: EAGAIN as recv_bytes returns it)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -533,7 +541,12 @@ class SocketStream(Runnable):
             return
         # Optimistic send: most writes fit the socket buffer and need no waiting.
         try:
-            sent = _sockio.send_bytes(self.sock, self.fd, data)
+            if _COMPILED:
+                sent = _sockio.send_bytes(self.sock, self.fd, data)
+            else:
+                sent = self.sock.send(data)  # _sockio.py's send_bytes, without a call to it
+        except (BlockingIOError, InterruptedError):
+            sent = 0  # (plain Python: EAGAIN as send_bytes returns it)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
