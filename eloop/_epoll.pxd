@@ -17,6 +17,7 @@ cdef class FdWatch:
     cdef public bint writable
     cdef public bint hangup
     cdef public object owner
+    cdef public unsigned long long registration
 
 
 cdef class _Rearming(Runnable):
@@ -34,11 +35,14 @@ cdef class EpollPoller:
     cdef public dict _watches
     cdef public unsigned long long n_ctl
     cdef public unsigned long long n_events
+    cdef unsigned long long _n_registrations
     cdef int _until_stale_check
     cdef public object on_ready
 
-    cpdef park_reader(self, int fd, op, owner=*)
-    cpdef park_writer(self, int fd, op, owner=*)
+    cpdef unsigned long long park_reader(self, int fd, op, owner=*,
+                                         unsigned long long registration=*) except? 0
+    cpdef unsigned long long park_writer(self, int fd, op, owner=*,
+                                         unsigned long long registration=*) except? 0
     cpdef unpark_reader(self, int fd, op)
     cpdef unpark_writer(self, int fd, op)
     cpdef readable_exhausted(self, int fd)

@@ -52,7 +52,8 @@ _STALE_CHECK_POLLS = 256
 class FdWatch:
     """The waiters of one fd and, in ET mode, its readiness as last reported."""
 
-    __slots__ = ('fd', 'reader', 'writer', 'mask', 'readable', 'writable', 'hangup', 'owner')
+    __slots__ = ('fd', 'reader', 'writer', 'mask', 'readable', 'writable', 'hangup', 'owner',
+                 'registration')
 
     def __init__(self, fd):
         self.fd = fd
@@ -64,9 +65,13 @@ class FdWatch:
         self.writable = False
         # In ET mode, set for good once epoll reported a hangup or an error: see readable_drained.
         self.hangup = False
-        # In ET mode, a weak reference to the socket object the registration was made for: while
-        # the same live object asks again, the registration is still valid and costs no syscall.
+        # In ET mode, a weak reference to the object the registration was made for: while the
+        # same live object asks again, the registration is still valid and costs no syscall. No
+        # callback: once the object is gone, the next registration of the number finds it dead.
         self.owner = None
+        # In ET mode, the number of the registration (unique per poller): a caller that keeps it
+        # and shows it again proves the registration is still its own, with no object kept here.
+        self.registration = 0
 
 
 class _Rearming(Runnable):
@@ -108,6 +113,8 @@ class EpollPoller:
         self._watches = {}
         # Counters read by loop statistics: epoll_ctl calls made and events seen.
         self.n_ctl = 0
+        # ET registrations made so far: the last one's number.
+        self._n_registrations = 0
         self.n_events = 0
         self._until_stale_check = _STALE_CHECK_POLLS
         # Set by the loop: called with each waiter that becomes ready (it appends to the ready
@@ -152,7 +159,7 @@ class EpollPoller:
         if self.edge_triggered:
             watch.reader = _Rearming(handle, self, fd)
             # Registering (or re-arming) makes epoll report the fd now if it is already ready.
-            self._register_edge(watch, None)
+            self._register_edge(watch, None, 0)
         else:
             watch.reader = handle
             self._update_level(watch, recheck=old is not None)
@@ -164,7 +171,7 @@ class EpollPoller:
         old = _unwrap(watch.writer)
         if self.edge_triggered:
             watch.writer = _Rearming(handle, self, fd)
-            self._register_edge(watch, None)
+            self._register_edge(watch, None, 0)
         else:
             watch.writer = handle
             self._update_level(watch, recheck=old is not None)
@@ -179,29 +186,37 @@ class EpollPoller:
 
     # -- the completion interface (operations parked until their fd is ready) ---------------
 
-    def park_reader(self, fd, op, owner=None):
-        """Park `op` until fd is readable. `owner` is the socket object the fd belongs to."""
+    def park_reader(self, fd, op, owner=None, registration=0):
+        """Park `op` until fd is readable.
+
+        In ET mode the fd's registration is checked, and made again if it may not be the
+        caller's: `owner` is the object the fd belongs to (a socket), or `registration` the
+        number this call returned to the caller last time (0: none yet). Returns the number of
+        the fd's registration (0 in LT mode), for a caller that owns the fd to show next time.
+        """
         watch = self._watch(fd)
         replaced = watch.reader is not None
         watch.reader = op
         if self.edge_triggered:
-            self._register_edge(watch, owner)
+            self._register_edge(watch, owner, registration)
             if watch.readable:
                 # Readiness came while nobody waited: the edge is gone, so run the op now.
                 self.on_ready(op)
         else:
             self._update_level(watch, recheck=replaced)
+        return watch.registration
 
-    def park_writer(self, fd, op, owner=None):
+    def park_writer(self, fd, op, owner=None, registration=0):
         watch = self._watch(fd)
         replaced = watch.writer is not None
         watch.writer = op
         if self.edge_triggered:
-            self._register_edge(watch, owner)
+            self._register_edge(watch, owner, registration)
             if watch.writable:
                 self.on_ready(op)
         else:
             self._update_level(watch, recheck=replaced)
+        return watch.registration
 
     def unpark_reader(self, fd, op):
         """Withdraw `op` if it is still the reader parked on fd."""
@@ -348,9 +363,11 @@ class EpollPoller:
             self._modify(fd, mask)
         watch.mask = mask
 
-    def _register_edge(self, watch, owner):
+    def _register_edge(self, watch, owner, registration):
         """ET mode: make sure fd is registered, once, for every event."""
         if watch.mask:
+            if registration and registration == watch.registration:
+                return
             if owner is not None and watch.owner is not None and watch.owner() is owner:
                 return
             # Registered for another (or unknown) owner: the fd may have been closed and its
@@ -359,16 +376,12 @@ class EpollPoller:
         else:
             self._register(watch.fd, _EDGE_MASK)
             watch.mask = _EDGE_MASK
-        watch.owner = None if owner is None else weakref.ref(owner, self._owner_collected(watch))
-
-    def _owner_collected(self, watch):
-        """A weakref callback: the socket behind an ET registration is gone, and so is its fd."""
-        watches = self._watches
-
-        def collected(ref):
-            if watches.get(watch.fd) is watch and watch.owner is ref:
-                del watches[watch.fd]
-        return collected
+        # Epoll reports the fd's readiness anew after this call: what was known of it may have
+        # been another file's.
+        watch.readable = watch.writable = watch.hangup = False
+        self._n_registrations += 1
+        watch.registration = self._n_registrations
+        watch.owner = None if owner is None else weakref.ref(owner)
 
     def _rearm(self, fd):
         watch = self._watches.get(fd)

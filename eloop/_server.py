@@ -276,7 +276,7 @@ class Acceptor:
                 # Not extra={'peername': addr}: the transport makes its extra info when first
                 # asked (see SocketTransport._extra_info), a dict less per connection.
                 transport = loop._make_socket_transport(conn, protocol, server=self.server)
-                transport._peername = addr
+                transport.set_peername(addr)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:

@@ -38,6 +38,7 @@ cdef class SocketStream(Runnable):
     cdef public Waiter write_waiter
     cdef public bint reading_parked
     cdef public bint writing_parked
+    cdef public unsigned long long registration
     cdef public long long read_iteration
     cdef public object server
     cdef public object protocol

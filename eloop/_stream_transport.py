@@ -31,6 +31,7 @@ import contextvars
 import itertools
 import os
 import socket
+import types
 import warnings
 
 from asyncio import constants
@@ -127,6 +128,38 @@ class Waiter(Runnable):
         return f'<Waiter {self.callback!r}>'
 
 
+def _class_method(obj, name):
+    """The plain function of obj's class that `obj.name` is bound to, else None (a callable set
+    on obj itself, a builtin method, ...). (Not read from obj.__dict__: that would make the
+    dict of an object that has none yet.)"""
+    method = getattr(obj, name, None)
+    if (type(method) is types.MethodType and method.__self__ is obj
+            and type(method.__func__) is types.FunctionType
+            and getattr(type(obj), name, None) is method.__func__):
+        return method.__func__
+    return None
+
+
+def _pack_address(address):
+    """An IPv4 (host, port) pair as one int, else the address unchanged.
+
+    A connection keeps the peer address accept() gave: as one int, 32 bytes instead of the 146
+    of a tuple, a str and an int.
+    """
+    if type(address) is tuple and len(address) == 2 and type(address[0]) is str:
+        try:
+            return int.from_bytes(socket.inet_aton(address[0]), 'big') << 16 | address[1]
+        except (OSError, TypeError):
+            pass
+    return address
+
+
+def _unpack_address(packed):
+    if type(packed) is int:
+        return socket.inet_ntoa((packed >> 16).to_bytes(4, 'big')), packed & 0xFFFF
+    return packed
+
+
 def _report_callback_error(loop, exc, callback, waiter):
     loop.call_exception_handler({
         'message': f'Exception in callback {callback!r}',
@@ -159,7 +192,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         self._loop = loop
         self._protocol_paused = False
         self._set_write_buffer_limits(_HIGH_WATER, _LOW_WATER)  # no int made per transport
-        self._peername = None  # set by the acceptor
+        self._peername = None  # set by the acceptor (set_peername)
         self._stream = stream = SocketStream(self, loop, sock, protocol)
         if server is not None:
             stream.server = server
@@ -184,6 +217,10 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
 
     # -- the asyncio.Transport API: the stream's ---------------------------------------------
 
+    def set_peername(self, address):
+        """Keep the peer address accept() gave, for get_extra_info('peername')."""
+        self._peername = _pack_address(address)
+
     def get_extra_info(self, name, default=None):
         return self._extra_info().get(name, default)
 
@@ -200,7 +237,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
             if extra is None:
                 extra = self._extra = {}
             if self._peername is not None:
-                extra.setdefault('peername', self._peername)
+                extra.setdefault('peername', _unpack_address(self._peername))
             sock = self._stream.sock
             if sock is not None:
                 socket_extra_info(extra, sock)
@@ -237,7 +274,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         return self._stream.protocol
 
     def is_closing(self):
-        return SocketStream.is_closing(self._stream)
+        return self._stream.closing  # (asked per request by aiohttp: no second call in Python)
 
     def close(self):
         """Close after the buffered data is sent; connection_lost(None) follows."""
@@ -298,7 +335,8 @@ class SocketStream(Runnable):
     _source_traceback = None
 
     __slots__ = ('transport', 'loop', 'poller', 'sock', 'fd', 'recv_view', 'context',
-                 'write_waiter', 'reading_parked', 'writing_parked', 'read_iteration', 'server',
+                 'write_waiter', 'reading_parked', 'writing_parked', 'registration',
+                 'read_iteration', 'server',
                  'protocol', 'protocol_connected', 'buffered', 'data_received', 'buffer',
                  'buffer_size', 'conn_lost', 'closing', 'paused', 'eof', 'eof_received',
                  'empty_waiter')
@@ -317,6 +355,9 @@ class SocketStream(Runnable):
         self.write_waiter = None  # made when a write first has to wait
         self.reading_parked = False
         self.writing_parked = False
+        # The number of the poller's registration of the fd (ET mode), shown at each park: the
+        # stream owns the fd, so while the number holds no syscall checks the registration.
+        self.registration = 0
         self.read_iteration = -1  # the loop iteration that last ran the read waiter
         self.server = None
 
@@ -361,8 +402,10 @@ class SocketStream(Runnable):
         self.protocol = protocol
         self.protocol_connected = True
         self.buffered = isinstance(protocol, protocols.BufferedProtocol)
-        # Looked up once, not at every read (as uvloop does).
-        self.data_received = None if self.buffered else getattr(protocol, 'data_received', None)
+        # The function of the protocol's class, looked up once rather than at every read (as
+        # uvloop does) and called with the protocol: a bound method kept instead would cost 64
+        # bytes per connection. None: looked up at every read, as asyncio does.
+        self.data_received = None if self.buffered else _class_method(protocol, 'data_received')
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -393,7 +436,7 @@ class SocketStream(Runnable):
         if self.reading_parked or self.closing or self.paused or self.eof_received:
             return
         self.reading_parked = True
-        self.poller.park_reader(self.fd, self, self.sock)
+        self.registration = self.poller.park_reader(self.fd, self, None, self.registration)
 
     def stop_reading(self):
         if self.reading_parked:
@@ -451,7 +494,10 @@ class SocketStream(Runnable):
         if not data:
             return self.nothing_read(data is None)
         try:
-            self.data_received(data)
+            if self.data_received is not None:
+                self.data_received(self.protocol, data)
+            else:
+                self.protocol.data_received(data)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -603,7 +649,8 @@ class SocketStream(Runnable):
                 self.write_waiter = Waiter(self.on_writable, self.context, self.loop)
             # Only called after a send the kernel did not take whole: the fd is not writable now.
             self.poller.writable_exhausted(self.fd)
-            self.poller.park_writer(self.fd, self.write_waiter, self.sock)
+            self.registration = self.poller.park_writer(self.fd, self.write_waiter, None,
+                                                        self.registration)
 
     def stop_writing(self):
         if self.writing_parked:

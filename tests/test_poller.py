@@ -504,3 +504,56 @@ def test_a_short_read_ends_readiness_unless_a_hangup_was_reported(edge):
         poller.close()
         a.close()
         b.close()
+
+
+def test_edge_registration_number_saves_the_check_and_a_new_owner_registers_again():
+    # A caller that owns its fd shows the number park_* returned: no epoll_ctl checks the
+    # registration again. Another caller on the same number (maybe a new file) registers anew.
+    poller = _epoll.EpollPoller(edge_triggered=True)
+    poller.on_ready = [].append
+    a, b = socket.socketpair()
+    fd = a.fileno()
+    try:
+        registration = poller.park_reader(fd, _Parked())
+        assert registration
+        calls = poller.n_ctl
+        assert poller.park_reader(fd, _Parked(), None, registration) == registration
+        assert poller.park_writer(fd, _Parked(), None, registration) == registration
+        assert poller.n_ctl == calls
+        other = poller.park_reader(fd, _Parked(), a)
+        assert other != registration and poller.n_ctl == calls + 1
+        assert poller.park_reader(fd, _Parked(), a) == other and poller.n_ctl == calls + 1
+        assert poller.park_reader(fd, _Parked(), None, registration) not in (0, registration)
+    finally:
+        poller.forget(fd)
+        poller.close()
+        a.close()
+        b.close()
+
+
+def test_edge_registration_of_a_collected_owner_is_made_again_for_the_next_one(run, loop):
+    # The socket a registration was made for is gone and its number reused: the new socket's
+    # first operation registers it again, and nothing known of the old file's readiness
+    # (its hangup) outlives it.
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    number = a.fileno()
+
+    async def receive(sock):
+        return await loop.sock_recv(sock, 100)
+    b.send(b'x')
+    b.shutdown(socket.SHUT_WR)
+    assert run(receive(a)) == b'x'
+    a.close()
+    b.close()
+    del a
+    c, d = socket.socketpair()
+    try:
+        fresh, peer = (c, d) if c.fileno() == number else (d, c)
+        fresh.setblocking(False)
+        task = loop.create_task(receive(fresh))
+        loop.call_later(0.01, peer.send, b'hello')
+        assert run(task) == b'hello'
+    finally:
+        c.close()
+        d.close()

@@ -937,3 +937,40 @@ def test_data_received_runs_in_the_context_of_the_transport(loop):
         await served.lost
 
     run(loop, main())
+
+
+def test_data_received_set_on_the_protocol_object_is_the_one_called(loop):
+    # The transport calls the class's data_received without a bound method of its own, but one
+    # set on the protocol object itself (a mock, a wrapper) is what obj.data_received finds.
+    got = []
+
+    def patched_recorder():
+        protocol = Recorder()
+        protocol.data_received = got.append
+        return protocol
+
+    async def main():
+        transport, client, served = await tcp_pair(patched_recorder)
+        transport.write(b'to the patched one')
+        while not got:
+            await asyncio.sleep(0.001)
+        assert b''.join(got) == b'to the patched one' and not served.data
+        transport.close()
+
+    run(loop, main())
+
+
+def test_peername_of_an_accepted_connection_survives_a_reset(loop):
+    # The address accept() gave is kept (packed for IPv4) and given back as the same tuple
+    # after the peer reset the connection, when getpeername() could no longer tell it.
+    async def main():
+        transport, client, served = await tcp_pair()
+        expected = transport.get_extra_info('sockname')
+        transport.get_extra_info('socket').setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, RESET_ON_CLOSE)
+        transport.close()
+        await served.lost
+        assert served.transport.get_extra_info('peername') == expected
+        assert type(served.transport.get_extra_info('peername')) is tuple
+
+    run(loop, main())
