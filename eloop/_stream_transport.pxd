@@ -55,6 +55,7 @@ cdef class SocketStream(Runnable):
     cdef public object empty_waiter
 
     cpdef _run(self)
+    cpdef connection_start(self)
     cpdef set_protocol(self, protocol)
     cpdef stop_reading(self)
     cpdef start_reading(self)

@@ -200,9 +200,9 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         loop._transports[stream.fd] = self
         set_nodelay(sock)
 
-        loop.call_soon(protocol.connection_made, self)
-        # Reading starts only once connection_made() has been called.
-        loop.call_soon(stream.start_reading)
+        # connection_made(), then reading, in one callback: a server accepting a burst of
+        # connections holds one Handle per connection until they run, not two.
+        loop.call_soon(stream.connection_start)
         if waiter is not None:
             loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
 
@@ -244,7 +244,12 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         return extra
 
     def write(self, data):
-        SocketStream.write(self._stream, data)
+        if _COMPILED:
+            SocketStream.write(self._stream, data)
+        else:
+            # Plain Python looks a method up on its object faster than on a class (3.11 does
+            # not specialize the class lookup): this is every response's call.
+            self._stream.write(data)
 
     def writelines(self, list_of_data):
         SocketStream.writelines(self._stream, list_of_data)
@@ -390,13 +395,21 @@ class SocketStream(Runnable):
                 finally:
                     PyContext_Exit(self.context)
             else:
-                self.context.run(self.on_readable)
+                self.context.run(SocketStream.on_readable, self)  # (no bound method made)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             _report_callback_error(self.loop, exc, self.on_readable, self)
 
     # -- the protocol -----------------------------------------------------------------------
+
+    def connection_start(self):
+        """The connection's first callback: connection_made(), then reading starts (even if
+        connection_made() raised, as after asyncio's two callbacks)."""
+        try:
+            self.protocol.connection_made(self.transport)
+        finally:
+            self.start_reading()
 
     def set_protocol(self, protocol):
         self.protocol = protocol
@@ -484,7 +497,7 @@ class SocketStream(Runnable):
                 data = _sockio.recv_bytes(self.sock, self.fd, self.recv_view)
             else:
                 # _sockio.py's recv_bytes, without the Python call to it on the way.
-                data = bytes(self.recv_view[:self.sock.recv_into(self.recv_view)])
+                data = self.recv_view[:self.sock.recv_into(self.recv_view)].tobytes()
         except (BlockingIOError, InterruptedError):
             data = None  # (plain Python: EAGAIN as recv_bytes returns it)
         except (SystemExit, KeyboardInterrupt):
