@@ -41,6 +41,7 @@ cdef class LoopCore:
     cdef public list _scheduled
     cdef public double _latest_due
     cdef public Py_ssize_t _timer_cancelled_count
+    cdef public bint _hiding_handles_while_stopped
     cdef public bint _stopping
     cdef public bint _closed
     cdef public object _thread_id
@@ -74,8 +75,9 @@ cdef class LoopCore:
                    timer=TimerHandle, handle=Runnable)
     cdef _run_iterations(self, bint once)
 
+    cdef _hide_from_gc(self, Handle handle)
     @cython.locals(timer=TimerHandle)
-    cdef _show_pending_handles_to_gc(self, bint visible)
+    cpdef _show_pending_handles_to_gc(self, bint visible)
 
     @cython.locals(timer=TimerHandle)
     cpdef _drop_pending_callbacks(self)

@@ -8,6 +8,7 @@ the poller is asked not to wait when anything is ready.
 """
 
 import collections
+import gc
 import heapq
 import logging
 import math
@@ -16,6 +17,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from time import monotonic
 
 from asyncio import coroutines
@@ -46,6 +48,20 @@ _MAXIMUM_POLL_TIMEOUT = 24 * 3600
 _OWN_FDS = 1
 
 _timer_due_time = operator.attrgetter('_due')
+
+# The loops that hid handles from the cyclic GC while they were not running (see
+# LoopCore._hide_from_gc).
+_loops_hiding_handles = weakref.WeakSet()
+
+
+def _show_hidden_handles(phase, info):
+    """A gc callback: before a full collection, the loops that are not running show it the
+    handles they hid, so that the collection finds the cycles through them."""
+    if phase == 'start' and info['generation'] == 2 and _loops_hiding_handles:
+        for loop in list(_loops_hiding_handles):
+            if not loop.is_running():  # (a running loop shows its handles when it stops)
+                loop._show_pending_handles_to_gc(True)
+        _loops_hiding_handles.clear()
 
 
 def _run_until_complete_cb(fut):
@@ -191,6 +207,7 @@ class LoopCore:
         # has passed it, every timer is due and they are sorted at once rather than popped.
         self._latest_due = -math.inf
         self._timer_cancelled_count = 0
+        self._hiding_handles_while_stopped = False
         self._stopping = False
         self._closed = False
         self._thread_id = None
@@ -238,8 +255,8 @@ class LoopCore:
             self._check_callback(callback, 'call_soon')
         handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug,
                              True)
-        if self._thread_id is not None:  # running: see _show_pending_handles_to_gc
-            set_gc_visible(handle, False)
+        if _COMPILED:
+            self._hide_from_gc(handle)
         self._ready_append(handle)
         return handle
 
@@ -269,8 +286,8 @@ class LoopCore:
             self._latest_due = timer._due
         _push_timer(self._scheduled, timer)
         timer._scheduled = True
-        if self._thread_id is not None:
-            set_gc_visible(timer, False)
+        if _COMPILED:
+            self._hide_from_gc(timer)
         return timer
 
     def call_soon_threadsafe(self, callback, *args, context=None):
@@ -554,18 +571,29 @@ class LoopCore:
         due.sort(key=_timer_due_time)
         self._ready.extend(due)
 
-    def _show_pending_handles_to_gc(self, visible):
-        """Compiled, hide the one-shot handles of the queues from the cyclic GC while the loop
-        runs, and show them again when it stops (see Handle).
+    def _hide_from_gc(self, handle):
+        """Hide a new one-shot handle from the cyclic GC (compiled only: see Handle).
 
         A running loop is alive, and so is what its queues hold: the GC has nothing to find
         there, and each of its passes would go over every pending handle. A loop that is not
         running may be dropped: its pending handles must be in the GC's view then, for a cycle
         through them and the loop (a timer whose argument is a future of the loop) to be found.
-        The cost is a pass over the queues at each start and stop of the loop.
+        So a loop shows them when it stops, and if it hides one while it is not running, before
+        the next full collection (the gc callback _show_hidden_handles).
         """
+        set_gc_visible(handle, False)
+        if self._thread_id is None and not self._hiding_handles_while_stopped:
+            self._hiding_handles_while_stopped = True
+            _loops_hiding_handles.add(self)
+
+    def _show_pending_handles_to_gc(self, visible):
+        """Compiled, show the one-shot handles of the queues to the cyclic GC or hide them: the
+        loop hides them while it runs (see _hide_from_gc). The cost is a pass over the queues at
+        each start and stop of the loop."""
         if not _COMPILED:
             return
+        if visible:
+            self._hiding_handles_while_stopped = False
         for handle in self._ready:
             if isinstance(handle, Handle):
                 set_gc_visible(handle, visible)
@@ -704,6 +732,10 @@ class LoopCore:
             'timers_scheduled': len(self._scheduled),
             'ready': len(self._ready),
         }
+
+
+if _COMPILED:
+    gc.callbacks.append(_show_hidden_handles)
 
 
 def _format_handle(handle):

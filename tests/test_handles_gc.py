@@ -65,6 +65,22 @@ def test_a_task_pending_on_a_dropped_unclosed_loop_is_collected(trigger):
 
 
 @pytest.mark.parametrize('schedule', ['call_soon', 'call_later', 'call_at'])
+def test_a_dropped_loop_that_never_ran_is_collected_with_its_handles(trigger, schedule):
+    # Made while the loop is not running, the handle refers to a future of the loop: a cycle
+    # through the loop's queue, the handle and the future, for the next full collection.
+    loop = eloop.new_event_loop(trigger=trigger)
+    sentinel = Sentinel()
+    make_handle(loop, schedule, loop.create_future().set_result, sentinel)
+    dropped_loop = weakref.ref(loop)
+    sentinel = weakref.ref(sentinel)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', ResourceWarning)  # "unclosed event loop"
+        del loop
+        assert collected(sentinel)
+    assert dropped_loop() is None
+
+
+@pytest.mark.parametrize('schedule', ['call_soon', 'call_later', 'call_at'])
 def test_a_handle_that_its_callback_keeps_is_collected_once_run(loop, schedule):
     holder = Sentinel()
     holder.handle = make_handle(loop, schedule, holder.__init__)  # callback -> holder -> handle
@@ -97,12 +113,12 @@ def test_a_handle_whose_context_keeps_it_is_collected_once_run(loop):
     assert collected(ref)
 
 
-def make_handle(loop, schedule, callback):
+def make_handle(loop, schedule, callback, *args):
     if schedule == 'call_soon':
-        return loop.call_soon(callback)
+        return loop.call_soon(callback, *args)
     if schedule == 'call_later':
-        return loop.call_later(0.001, callback)
-    return loop.call_at(loop.time() + 0.001, callback)
+        return loop.call_later(0.001, callback, *args)
+    return loop.call_at(loop.time() + 0.001, callback, *args)
 
 
 def test_a_timer_of_a_closed_loop_can_still_be_cancelled(trigger):
