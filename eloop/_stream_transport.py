@@ -395,7 +395,7 @@ class SocketStream(Runnable):
                 finally:
                     PyContext_Exit(self.context)
             else:
-                self.context.run(SocketStream.on_readable, self)  # (no bound method made)
+                self.context.run(_on_readable, self)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -809,6 +809,12 @@ class SocketStream(Runnable):
             self.write_waiter._cancelled = True
         self.reading_parked = self.writing_parked = False
         close_owned_fd(self.loop, self.fd, sock)
+
+
+# What SocketStream._run runs in plain Python: the function, looked up once. Passing
+# self.on_readable would make a bound method per event, and Python 3.11 is slow to look an
+# attribute up on a class.
+_on_readable = SocketStream.on_readable
 
 
 def _fail_unless_done(future, exc):
