@@ -77,7 +77,8 @@ cdef class LoopCore:
 
     cdef _hide_from_gc(self, Handle handle)
     @cython.locals(timer=TimerHandle)
-    cpdef _show_pending_handles_to_gc(self, bint visible)
+    cpdef _set_pending_handles_visible(self, bint visible)
+    cdef _show_pending_handles_when_stopped(self)
 
     @cython.locals(timer=TimerHandle)
     cpdef _drop_pending_callbacks(self)

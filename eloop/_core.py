@@ -55,13 +55,15 @@ _loops_hiding_handles = weakref.WeakSet()
 
 
 def _show_hidden_handles(phase, info):
-    """A gc callback: before a full collection, the loops that are not running show it the
-    handles they hid, so that the collection finds the cycles through them."""
-    if phase == 'start' and info['generation'] == 2 and _loops_hiding_handles:
-        for loop in list(_loops_hiding_handles):
-            if not loop.is_running():  # (a running loop shows its handles when it stops)
-                loop._show_pending_handles_to_gc(True)
-        _loops_hiding_handles.clear()
+    """A gc callback: the loops that are not running show a full collection the handles they
+    hid, so that it finds the cycles through them; those still pending after it are hidden again
+    (a loop found unreachable is gone by then). A running loop's handles stay hidden."""
+    if info['generation'] != 2 or not _loops_hiding_handles:
+        return
+    visible = phase == 'start'
+    for loop in list(_loops_hiding_handles):
+        if not loop.is_running():
+            loop._set_pending_handles_visible(visible)
 
 
 def _run_until_complete_cb(fut):
@@ -410,10 +412,10 @@ class LoopCore:
             sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
                                    finalizer=self._asyncgen_finalizer_hook)
             events._set_running_loop(self)
-            self._show_pending_handles_to_gc(False)
+            self._set_pending_handles_visible(False)
             self._run_iterations(False)
         finally:
-            self._show_pending_handles_to_gc(True)
+            self._show_pending_handles_when_stopped()
             self._stopping = False
             self._thread_id = None
             events._set_running_loop(None)
@@ -578,22 +580,27 @@ class LoopCore:
         there, and each of its passes would go over every pending handle. A loop that is not
         running may be dropped: its pending handles must be in the GC's view then, for a cycle
         through them and the loop (a timer whose argument is a future of the loop) to be found.
-        So a loop shows them when it stops, and if it hides one while it is not running, before
-        the next full collection (the gc callback _show_hidden_handles).
+        So a loop shows them when it stops; the handles it hides while it is not running, it
+        shows to each full collection (the gc callback _show_hidden_handles).
         """
         set_gc_visible(handle, False)
         if self._thread_id is None and not self._hiding_handles_while_stopped:
             self._hiding_handles_while_stopped = True
             _loops_hiding_handles.add(self)
 
-    def _show_pending_handles_to_gc(self, visible):
-        """Compiled, show the one-shot handles of the queues to the cyclic GC or hide them: the
-        loop hides them while it runs (see _hide_from_gc). The cost is a pass over the queues at
-        each start and stop of the loop."""
+    def _show_pending_handles_when_stopped(self):
+        """The loop stops: show its pending one-shot handles to the cyclic GC (see
+        _hide_from_gc)."""
+        self._set_pending_handles_visible(True)
+        if self._hiding_handles_while_stopped:
+            self._hiding_handles_while_stopped = False
+            _loops_hiding_handles.discard(self)
+
+    def _set_pending_handles_visible(self, visible):
+        """Compiled, show the one-shot handles of the queues to the cyclic GC or hide them: a pass
+        over the queues, at each start and stop of the loop."""
         if not _COMPILED:
             return
-        if visible:
-            self._hiding_handles_while_stopped = False
         for handle in self._ready:
             if isinstance(handle, Handle):
                 set_gc_visible(handle, visible)

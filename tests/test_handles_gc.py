@@ -159,3 +159,13 @@ def test_handles_in_debug_mode_keep_their_callback_as_asyncio(loop):
     loop.run_until_complete(asyncio.sleep(0))
     assert handle._callback is print
     assert 'print' in repr(handle)
+
+
+def test_handles_of_a_stopped_loop_outlive_full_collections_and_run(loop):
+    # A full collection sees them (and a loop found unreachable goes); a loop still in use
+    # keeps them pending, to run when it runs.
+    future = loop.create_future()
+    loop.call_later(0.001, future.set_result, 'ran')
+    gc.collect()
+    gc.collect()
+    assert loop.run_until_complete(future) == 'ran'
