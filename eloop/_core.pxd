@@ -75,7 +75,7 @@ cdef class LoopCore:
                    timer=TimerHandle, handle=Runnable)
     cdef _run_iterations(self, bint once)
 
-    cdef _hide_from_gc(self, Handle handle)
+    cdef _hiding_while_stopped(self)
     @cython.locals(timer=TimerHandle)
     cpdef _set_pending_handles_visible(self, bint visible)
     cdef _show_pending_handles_when_stopped(self)

@@ -50,7 +50,7 @@ _OWN_FDS = 1
 _timer_due_time = operator.attrgetter('_due')
 
 # The loops that hid handles from the cyclic GC while they were not running (see
-# LoopCore._hide_from_gc).
+# LoopCore._hiding_while_stopped).
 _loops_hiding_handles = weakref.WeakSet()
 
 
@@ -257,8 +257,8 @@ class LoopCore:
             self._check_callback(callback, 'call_soon')
         handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug,
                              True)
-        if _COMPILED:
-            self._hide_from_gc(handle)
+        if self._thread_id is None and _COMPILED and not self._hiding_handles_while_stopped:
+            self._hiding_while_stopped()
         self._ready_append(handle)
         return handle
 
@@ -288,8 +288,8 @@ class LoopCore:
             self._latest_due = timer._due
         _push_timer(self._scheduled, timer)
         timer._scheduled = True
-        if _COMPILED:
-            self._hide_from_gc(timer)
+        if self._thread_id is None and _COMPILED and not self._hiding_handles_while_stopped:
+            self._hiding_while_stopped()
         return timer
 
     def call_soon_threadsafe(self, callback, *args, context=None):
@@ -297,9 +297,10 @@ class LoopCore:
         self._check_closed()
         if self._debug:
             self._check_callback(callback, 'call_soon_threadsafe')
-        # One-shot, but left in the GC's view: the loop may stop before this thread appends it.
         handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug,
                              True)
+        # One-shot, but in the GC's view: the loop may stop before this thread appends it.
+        set_gc_visible(handle, True)
         self._ready_append(handle)
         self._write_to_self()
         return handle
@@ -573,8 +574,9 @@ class LoopCore:
         due.sort(key=_timer_due_time)
         self._ready.extend(due)
 
-    def _hide_from_gc(self, handle):
-        """Hide a new one-shot handle from the cyclic GC (compiled only: see Handle).
+    def _hiding_while_stopped(self):
+        """Compiled, the one-shot handles (see Handle) are hidden from the cyclic GC when they are
+        made (init_handle); the loop has just made one while it is not running.
 
         A running loop is alive, and so is what its queues hold: the GC has nothing to find
         there, and each of its passes would go over every pending handle. A loop that is not
@@ -583,14 +585,12 @@ class LoopCore:
         So a loop shows them when it stops; the handles it hides while it is not running, it
         shows to each full collection (the gc callback _show_hidden_handles).
         """
-        set_gc_visible(handle, False)
-        if self._thread_id is None and not self._hiding_handles_while_stopped:
-            self._hiding_handles_while_stopped = True
-            _loops_hiding_handles.add(self)
+        self._hiding_handles_while_stopped = True
+        _loops_hiding_handles.add(self)
 
     def _show_pending_handles_when_stopped(self):
         """The loop stops: show its pending one-shot handles to the cyclic GC (see
-        _hide_from_gc)."""
+        _hiding_while_stopped)."""
         self._set_pending_handles_visible(True)
         if self._hiding_handles_while_stopped:
             self._hiding_handles_while_stopped = False

@@ -61,8 +61,14 @@ def init_handle(handle, callback, args, loop, context, debug, oneshot=False):
     handle._callback = callback
     handle._args = args
     handle._cancelled = False
-    handle._oneshot = oneshot and not debug
     handle._repr = None
+    if oneshot and not debug:
+        handle._oneshot = True
+        if _COMPILED:
+            # Hidden from the cyclic GC: its loop shows it again when it must (see Handle).
+            PyObject_GC_UnTrack(handle)
+    else:
+        handle._oneshot = False
     if debug:
         handle._source_traceback = _extract_stack()
     else:
@@ -173,8 +179,8 @@ class Handle(Runnable):
         except BaseException as exc:
             self._report_exception(exc)
         finally:
-            if self._oneshot:
-                self._forget()
+            if self._oneshot:  # (what _forget does, without a method call per callback)
+                self._callback = self._args = self._context = None
 
     def _report_exception(self, exc):
         source = format_helpers._format_callback_source(self._callback, self._args)
