@@ -67,6 +67,12 @@ class Operation(Runnable):
         if not self.future.done():
             self.future.set_exception(exc)
 
+    def cancel(self):
+        """remove_reader/remove_writer (or add_reader/add_writer) took the fd from this parked
+        operation: it will not run. Its future is left pending, as asyncio leaves the future of a
+        sock_* call whose reader was removed; cancelling that future later is harmless."""
+        self._cancelled = True
+
     def on_future_done(self, future):
         """The future was cancelled (or completed): take the operation off its fd."""
         if not self._cancelled:

@@ -476,3 +476,52 @@ def test_sock_calls_on_a_closed_loop(loop, pair):
         with pytest.raises(RuntimeError, match='closed'):
             coro.send(None)
         coro.close()
+
+
+def test_remove_reader_during_sock_accept_leaves_it_pending_as_asyncio(loop, listener):
+    # anyio's listener.aclose() calls remove_reader(sock) while another task awaits
+    # sock_accept(sock); asyncio then leaves the accept pending (until cancelled).
+    async def main():
+        accepting = asyncio.ensure_future(loop.sock_accept(listener))
+        await asyncio.sleep(0)
+        assert loop.remove_reader(listener) is True
+        assert loop.remove_reader(listener) is False
+        client = socket.create_connection(listener.getsockname())
+        await asyncio.sleep(0.01)
+        assert not accepting.done()
+        accepting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await accepting
+        client.close()
+        # The fd is free for a new accept, which completes.
+        client = socket.create_connection(listener.getsockname())
+        conn, _ = await asyncio.wait_for(loop.sock_accept(listener), 5)
+        conn.close()
+        client.close()
+
+    loop.run_until_complete(main())
+
+
+def test_add_reader_over_a_pending_sock_recv_takes_the_fd(loop):
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    got = []
+
+    async def main():
+        receiving = asyncio.ensure_future(loop.sock_recv(left, 10))
+        await asyncio.sleep(0)
+        loop.add_reader(left, lambda: got.append(left.recv(10)))
+        right.send(b'x')
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.001)
+        loop.remove_reader(left)
+        assert got == [b'x'] and not receiving.done()
+        receiving.cancel()
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        left.close()
+        right.close()
