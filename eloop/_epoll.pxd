@@ -9,15 +9,16 @@ from eloop._handles cimport Runnable, Handle
 cdef unsigned int _READ_EVENTS, _WRITE_EVENTS, _HANGUP_EVENTS, _EDGE_MASK
 
 cdef class FdWatch:
-    cdef public int fd
+    # The 8-byte fields first, then the 4-byte ones together (one per watched fd: no padding).
     cdef public object reader
     cdef public object writer
+    cdef public object owner
+    cdef public int fd
     cdef public unsigned int mask
     cdef public bint readable
     cdef public bint writable
     cdef public bint hangup
-    cdef public object owner
-    cdef public unsigned long long registration
+    cdef public unsigned int registration
 
 
 cdef class _Rearming(Runnable):
@@ -35,14 +36,12 @@ cdef class EpollPoller:
     cdef public dict _watches
     cdef public unsigned long long n_ctl
     cdef public unsigned long long n_events
-    cdef unsigned long long _n_registrations
+    cdef unsigned int _n_registrations
     cdef int _until_stale_check
     cdef public object on_ready
 
-    cpdef unsigned long long park_reader(self, int fd, op, owner=*,
-                                         unsigned long long registration=*) except? 0
-    cpdef unsigned long long park_writer(self, int fd, op, owner=*,
-                                         unsigned long long registration=*) except? 0
+    cpdef unsigned int park_reader(self, int fd, op, owner=*, unsigned int registration=*) except? 0
+    cpdef unsigned int park_writer(self, int fd, op, owner=*, unsigned int registration=*) except? 0
     cpdef unpark_reader(self, int fd, op)
     cpdef unpark_writer(self, int fd, op)
     cpdef readable_exhausted(self, int fd)

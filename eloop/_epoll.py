@@ -69,7 +69,7 @@ class FdWatch:
         # same live object asks again, the registration is still valid and costs no syscall. No
         # callback: once the object is gone, the next registration of the number finds it dead.
         self.owner = None
-        # In ET mode, the number of the registration (unique per poller): a caller that keeps it
+        # In ET mode, the number of the registration (0: none): a caller that keeps it
         # and shows it again proves the registration is still its own, with no object kept here.
         self.registration = 0
 
@@ -379,7 +379,8 @@ class EpollPoller:
         # Epoll reports the fd's readiness anew after this call: what was known of it may have
         # been another file's.
         watch.readable = watch.writable = watch.hangup = False
-        self._n_registrations += 1
+        # Numbered within 32 bits (a C field compiled): after 2**32 - 1, again from 1.
+        self._n_registrations = self._n_registrations % 0xFFFFFFFF + 1
         watch.registration = self._n_registrations
         watch.owner = None if owner is None else weakref.ref(owner)
 
