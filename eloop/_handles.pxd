@@ -3,7 +3,7 @@
 # Used when compiled in place of Context.run (Handle._run) and copy_context (init_handle).
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
 
-# Used by set_gc_visible.
+# Used by init_handle and set_gc_visible (see Handle).
 cdef extern from "Python.h":
     int PyObject_GC_IsTracked(object op)
     void PyObject_GC_Track(object op)

@@ -111,8 +111,10 @@ class Handle(Runnable):
     the many short-lived handles of a busy loop cost more than running them (rloop's handles are
     Rust objects that the GC does not see either). That is safe because a running loop is alive,
     and so is everything in its queues; a handle that leaves the queues refers to nothing that
-    could close a cycle; and when the loop stops, it shows its pending handles to the GC again,
-    so that an abandoned loop is collected with its pending callbacks as asyncio's would be.
+    could close a cycle; and a loop that is not running shows its pending handles to the GC
+    (when it stops, and before each full collection for those it made while stopped: see
+    LoopCore._hiding_while_stopped), so that an abandoned loop is collected with its pending
+    callbacks as asyncio's would be.
     """
 
     __slots__ = ('_callback', '_args', '_loop', '_oneshot', '_source_traceback', '_repr',
