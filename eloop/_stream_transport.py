@@ -129,12 +129,11 @@ class Waiter(Runnable):
 
 
 def _class_method(obj, name):
-    """The plain function of obj's class that `obj.name` is bound to, else None (a callable set
-    on obj itself, a builtin method, ...). (Not read from obj.__dict__: that would make the
+    """The function of obj's class that `obj.name` is a bound method of, else None (a callable
+    set on obj itself, a builtin method, ...). (Not read from obj.__dict__: that would make the
     dict of an object that has none yet.)"""
     method = getattr(obj, name, None)
     if (type(method) is types.MethodType and method.__self__ is obj
-            and type(method.__func__) is types.FunctionType
             and getattr(type(obj), name, None) is method.__func__):
         return method.__func__
     return None
