@@ -52,13 +52,16 @@ _timer_due_time = operator.attrgetter('_due')
 # The loops that hid handles from the cyclic GC while they were not running (see
 # LoopCore._hiding_while_stopped).
 _loops_hiding_handles = weakref.WeakSet()
+# The generation whose collections see every object: 2 up to Python 3.13; Python 3.14's
+# incremental collector may collect the old objects in steps reported as generation 1.
+_OLDEST_GC_GENERATION = 2 if sys.version_info < (3, 14) else 1
 
 
 def _show_hidden_handles(phase, info):
     """A gc callback: the loops that are not running show a full collection the handles they
     hid, so that it finds the cycles through them; those still pending after it are hidden again
     (a loop found unreachable is gone by then). A running loop's handles stay hidden."""
-    if info['generation'] != 2 or not _loops_hiding_handles:
+    if info['generation'] < _OLDEST_GC_GENERATION or not _loops_hiding_handles:
         return
     visible = phase == 'start'
     for loop in list(_loops_hiding_handles):
