@@ -50,8 +50,7 @@ def init_handle(handle, callback, args, loop, context, debug, oneshot=False):
     call, which the loop's hot paths avoid (compiled, this is a C function that takes the loop's
     debug flag as a C int). The one body behind Handle() and the loop's handles.
 
-    `oneshot` makes a one-shot handle (see Handle) unless in debug mode, where handles are
-    asyncio's in every respect.
+    `oneshot` makes a one-shot handle (see Handle) when compiled and not in debug mode.
     """
     if context is None:
         # (Compiled, the C function that contextvars.copy_context calls.)
@@ -62,11 +61,10 @@ def init_handle(handle, callback, args, loop, context, debug, oneshot=False):
     handle._args = args
     handle._cancelled = False
     handle._repr = None
-    if oneshot and not debug:
+    if oneshot and _COMPILED and not debug:
         handle._oneshot = True
-        if _COMPILED:
-            # Hidden from the cyclic GC: its loop shows it again when it must (see Handle).
-            PyObject_GC_UnTrack(handle)
+        # Hidden from the cyclic GC: its loop shows it again when it must (see Handle).
+        PyObject_GC_UnTrack(handle)
     else:
         handle._oneshot = False
     if debug:
@@ -102,12 +100,13 @@ def set_gc_visible(handle, visible):
 class Handle(Runnable):
     """A callback with its arguments and context, scheduled on a loop.
 
-    The handles of the loop's call_soon, call_later and call_at (outside debug mode) are one-shot:
-    they drop their callback, arguments and context once run or cancelled, or when their loop is
-    closed. So the repr of a handle that has run names no callback, and its get_context() is
-    None, as after cancel().
+    Compiled, the handles of the loop's call_soon, call_later and call_at (outside debug mode) are
+    one-shot: they drop their callback, arguments and context once run or cancelled, or when their
+    loop is closed. So the repr of such a handle that has run names no callback, and its
+    get_context() is None, as after cancel(). (In plain Python and in debug mode, handles are
+    asyncio's in every respect.)
 
-    Why: compiled, while their loop runs, the loop hides them from the cyclic GC, whose passes over
+    Why: while their loop runs, the loop hides them from the cyclic GC, whose passes over
     the many short-lived handles of a busy loop cost more than running them (rloop's handles are
     Rust objects that the GC does not see either). That is safe because a running loop is alive,
     and so is everything in its queues; a handle that leaves the queues refers to nothing that
