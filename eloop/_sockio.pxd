@@ -1,4 +1,5 @@
 # The C functions of _sockio.pyx, for the modules that cimport them.
 
 cpdef object recv_bytes(object sock, int fd, object view)
+cpdef object recv_new_bytes(object sock, int fd, Py_ssize_t size)
 cpdef Py_ssize_t send_bytes(object sock, int fd, object data) except -1

@@ -18,6 +18,15 @@ def recv_bytes(sock, fd, view):
     return bytes(view[:nbytes])
 
 
+def recv_new_bytes(sock, fd, size):
+    """Like recv_bytes, at most `size` bytes, received straight into a new bytes object: one
+    copy of every byte rather than two, worth its allocation when large reads are expected."""
+    try:
+        return sock.recv(size)
+    except (BlockingIOError, InterruptedError):
+        return None
+
+
 def send_bytes(sock, fd, data):
     """Send what the kernel takes of data (bytes or a bytes-like object) on sock, whose fd is
     `fd`: the number of bytes sent, 0 if none could be (EAGAIN)."""

@@ -15,6 +15,9 @@ cdef bint _COMPILED
 
 cdef Py_ssize_t _READ_BUDGET_BYTES
 cdef Py_ssize_t _READ_BUDGET_CALLS
+cdef Py_ssize_t _LARGE_READ
+cdef int _LARGE_READS_KEPT
+cdef Py_ssize_t _LARGE_READ_SIZE
 cdef Py_ssize_t _SHORT
 cdef Py_ssize_t _STOP
 
@@ -47,6 +50,7 @@ cdef class SocketStream(Runnable):
     cdef public object empty_waiter
     cdef public int fd
     cdef public unsigned int registration
+    cdef public int large_reads_left
     cdef public bint reading_parked
     cdef public bint writing_parked
     cdef public bint protocol_connected
@@ -64,7 +68,7 @@ cdef class SocketStream(Runnable):
 
     @cython.locals(total=Py_ssize_t, nbytes=Py_ssize_t, calls_left=Py_ssize_t)
     cpdef on_readable(self)
-    @cython.locals(data=bytes, nbytes=Py_ssize_t)
+    @cython.locals(data=bytes, nbytes=Py_ssize_t, size=Py_ssize_t)
     cdef Py_ssize_t read_data(self) except? -9
     @cython.locals(nbytes=Py_ssize_t, size=Py_ssize_t)
     cdef Py_ssize_t read_into_protocol(self) except? -9

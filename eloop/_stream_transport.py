@@ -56,6 +56,14 @@ _MAX_IOV = min(os.sysconf('SC_IOV_MAX'), 1024) if hasattr(os, 'sysconf') else 16
 # What one readiness event may read before the transport yields to the others.
 _READ_BUDGET_BYTES = 256 * 1024
 _READ_BUDGET_CALLS = 16
+# A read of more than _LARGE_READ bytes says the stream carries large messages: its next
+# _LARGE_READS_KEPT reads go straight into a new bytes object of _LARGE_READ_SIZE bytes (one copy
+# of every byte, not two through the shared buffer). Kept for a few reads, so that the short
+# tail of a message does not send the next message back through the buffer; that size stays
+# under malloc's mmap threshold (128 KiB), so the allocation and its shrinking stay cheap.
+_LARGE_READ = 8 * 1024
+_LARGE_READS_KEPT = 4
+_LARGE_READ_SIZE = 96 * 1024
 # asyncio's default write buffer limits.
 _HIGH_WATER = 64 * 1024
 _LOW_WATER = _HIGH_WATER // 4
@@ -338,7 +346,7 @@ class SocketStream(Runnable):
     # Read by the loop's debug reports, as a Handle's.
     _source_traceback = None
 
-    __slots__ = ('transport', 'loop', 'poller', 'sock', 'fd', 'recv_view', 'context',
+    __slots__ = ('transport', 'loop', 'poller', 'sock', 'fd', 'recv_view', 'large_reads_left', 'context',
                  'write_waiter', 'reading_parked', 'writing_parked', 'registration',
                  'read_iteration', 'server',
                  'protocol', 'protocol_connected', 'buffered', 'data_received', 'buffer',
@@ -352,6 +360,7 @@ class SocketStream(Runnable):
         self.sock = sock
         self.fd = sock.fileno()
         self.recv_view = loop._shared_recv_view()
+        self.large_reads_left = 0
         # Protocol callbacks of reading and writing run in a context of their own, copied from
         # where the transport was made, as asyncio's reader and writer handles do.
         self.context = contextvars.copy_context()
@@ -492,10 +501,15 @@ class SocketStream(Runnable):
         """One recv for a Protocol: the bytes read if they filled the buffer, else _SHORT or
         _STOP."""
         try:
-            if _COMPILED:
+            if self.large_reads_left:
+                size = _LARGE_READ_SIZE
+                data = _sockio.recv_new_bytes(self.sock, self.fd, size)
+            elif _COMPILED:
+                size = len(self.recv_view)
                 data = _sockio.recv_bytes(self.sock, self.fd, self.recv_view)
             else:
                 # _sockio.py's recv_bytes, without the Python call to it on the way.
+                size = len(self.recv_view)
                 data = self.recv_view[:self.sock.recv_into(self.recv_view)].tobytes()
         except (BlockingIOError, InterruptedError):
             data = None  # (plain Python: EAGAIN as recv_bytes returns it)
@@ -516,7 +530,11 @@ class SocketStream(Runnable):
             self.fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
             return _STOP
         nbytes = len(data)
-        return nbytes if nbytes >= len(self.recv_view) else _SHORT
+        if nbytes > _LARGE_READ:
+            self.large_reads_left = _LARGE_READS_KEPT
+        elif self.large_reads_left:
+            self.large_reads_left -= 1
+        return nbytes if nbytes >= size else _SHORT
 
     def read_into_protocol(self):
         """One recv_into the BufferedProtocol's own buffer; like read_data."""

@@ -38,6 +38,23 @@ def test_recv_bytes_returns_empty_bytes_at_eof(pair):
     assert recv(a) == b''
 
 
+def recv_new(sock, size=1024):
+    return _sockio.recv_new_bytes(sock, sock.fileno(), size)
+
+
+def test_recv_new_bytes_returns_exact_bytes_none_when_nothing_and_empty_at_eof(pair):
+    a, b = pair
+    assert recv_new(a) is None
+    b.send(b'0123456789')
+    data = recv_new(a, 4)
+    assert type(data) is bytes and data == b'0123'
+    data = recv_new(a, 96 * 1024)  # far larger than what is there: shrunk to what came
+    assert type(data) is bytes and data == b'456789' and len(data) == 6
+    assert recv_new(a) is None
+    b.shutdown(socket.SHUT_WR)
+    assert recv_new(a) == b''
+
+
 def test_recv_bytes_raises_the_oserror_of_the_errno():
     with socket.create_server(('127.0.0.1', 0)) as listener:
         client = socket.create_connection(listener.getsockname())
