@@ -729,12 +729,20 @@ class LoopCore:
         """Counters of this loop's work since it was created, for users to read."""
         poller = self._poller
         proactor = self._proactor
+        polls = self._n_iterations - self._n_skipped_polls
         return {
             'iterations': self._n_iterations,
             'callbacks': self._n_iterations + self._n_extra_callbacks,
-            'polls': self._n_iterations - self._n_skipped_polls,
+            'polls': polls,
             'poll_events': poller.n_events,
+            # The system calls of the loop's own I/O: one epoll_wait per poll, epoll_ctl, and
+            # the receive and send calls of its stream transports.
+            'epoll_wait': polls,
             'epoll_ctl': poller.n_ctl,
+            'recv_calls': poller.n_recv,
+            'recv_eagain': poller.n_recv_eagain,
+            'send_calls': poller.n_send,
+            'send_eagain': poller.n_send_eagain,
             'fds_watched': len(poller),
             'ops_completed_at_once': proactor.n_completed_at_once,
             'ops_parked': proactor.n_parked,

@@ -36,6 +36,10 @@ cdef class EpollPoller:
     cdef public dict _watches
     cdef public unsigned long long n_ctl
     cdef public unsigned long long n_events
+    cdef public unsigned long long n_recv
+    cdef public unsigned long long n_recv_eagain
+    cdef public unsigned long long n_send
+    cdef public unsigned long long n_send_eagain
     cdef unsigned int _n_registrations
     cdef int _until_stale_check
     cdef public object on_ready

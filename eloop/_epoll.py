@@ -113,6 +113,13 @@ class EpollPoller:
         self._watches = {}
         # Counters read by loop statistics: epoll_ctl calls made and events seen.
         self.n_ctl = 0
+        # Also read by loop statistics, counted by the stream transports, which reach the poller
+        # at every read and write anyway: their receive calls (recv, recv_into) and send calls
+        # (send, sendmsg), and how many of each met EAGAIN.
+        self.n_recv = 0
+        self.n_recv_eagain = 0
+        self.n_send = 0
+        self.n_send_eagain = 0
         # ET registrations made so far: the last one's number.
         self._n_registrations = 0
         self.n_events = 0

@@ -500,6 +500,7 @@ class SocketStream(Runnable):
     def read_data(self):
         """One recv for a Protocol: the bytes read if they filled the buffer, else _SHORT or
         _STOP."""
+        self.poller.n_recv += 1
         try:
             if self.large_reads_left:
                 size = _LARGE_READ_SIZE
@@ -548,6 +549,7 @@ class SocketStream(Runnable):
         except BaseException as exc:
             self.fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
             return _STOP
+        self.poller.n_recv += 1
         try:
             nbytes = self.sock.recv_into(buf)
         except (BlockingIOError, InterruptedError):
@@ -570,6 +572,7 @@ class SocketStream(Runnable):
     def nothing_read(self, would_block):
         """A read got nothing: the socket is drained (EAGAIN), or at EOF."""
         if would_block:
+            self.poller.n_recv_eagain += 1
             self.poller.readable_exhausted(self.fd)
         else:
             self.on_eof()
@@ -616,6 +619,7 @@ class SocketStream(Runnable):
             self.maybe_pause_protocol()
             return
         # Optimistic send: most writes fit the socket buffer and need no waiting.
+        self.poller.n_send += 1
         try:
             if _COMPILED:
                 sent = _sockio.send_bytes(self.sock, self.fd, data)
@@ -630,6 +634,8 @@ class SocketStream(Runnable):
             return
         if sent == size:
             return
+        if not sent:
+            self.poller.n_send_eagain += 1
         self.keep(_keepable(data, sent))
         self.start_writing()
         self.maybe_pause_protocol()
@@ -708,6 +714,7 @@ class SocketStream(Runnable):
         """Send the buffer until it is empty or the kernel takes no more; False on a fatal error."""
         buffer = self.buffer
         while self.buffer_size:
+            self.poller.n_send += 1
             try:
                 if len(buffer) == 1:
                     sent = _sockio.send_bytes(self.sock, self.fd, buffer[0])
@@ -724,6 +731,7 @@ class SocketStream(Runnable):
                 _fail_unless_done(self.empty_waiter, exc)
                 return False
             if not sent:
+                self.poller.n_send_eagain += 1
                 self.poller.writable_exhausted(self.fd)
                 return True
             offered_all = len(buffer) <= _MAX_IOV
