@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from eloop._bench import cli, loops, runner, stats, workloads
+from eloop._bench import cli, loops, runner, stats, strace, workloads
 from eloop._bench.workloads import WORKLOADS
 
 
@@ -45,6 +45,41 @@ def test_tcp_echo_is_measured_on_asyncio_and_reported_per_cell_on_eloop(capsys, 
     assert 'server CPU/req' in out
 
 
+def test_echo_on_eloop_reports_the_syscalls_its_loop_counted_per_request(capsys, tmp_path):
+    out, result = run_bench(capsys, tmp_path, '--loops', 'eloop,eloop-edge,asyncio',
+                            '--workloads', 'tcp-echo-1k', '--duration', '0.3', '--conns', '4')
+    by_loop = {s['loop']: s for s in result['samples']}
+    for name in ('eloop', 'eloop-edge'):
+        counted = by_loop[name]['loop_syscalls_per_req']
+        # Every request takes at least one recv and one send of the server.
+        assert counted['recv_calls'] >= 1 and counted['send_calls'] >= 1, counted
+        assert by_loop[name]['metrics']['syscalls_per_req'] == pytest.approx(
+            sum(counted[key] for key in ('epoll_wait', 'epoll_ctl', 'recv_calls', 'send_calls')))
+    assert 'syscalls_per_req' not in by_loop['asyncio']['metrics']
+    assert 'syscalls/req' in out and 'strace sys/req' not in out
+
+
+@pytest.mark.skipif(not strace.strace(), reason='strace is not installed')
+def test_strace_counts_every_syscall_per_request_on_any_loop(capsys, tmp_path):
+    out, result = run_bench(capsys, tmp_path, '--loops', 'eloop,c-epoll', '--strace',
+                            '--workloads', 'tcp-echo-1k', '--duration', '0.3', '--conns', '4')
+    for sample in result['samples']:
+        assert sample['metrics']['strace_syscalls_per_req'] >= 2, sample
+        assert sample['strace_syscalls_per_req']['epoll_wait'] > 0, sample
+    assert 'strace sys/req' in out
+
+
+def test_strace_summary_is_parsed_with_or_without_errors():
+    text = """% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 60.00    0.006000           2      3000           sendto
+ 40.00    0.004000           1      3001        12 recvfrom
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.010000           1      6001        12 total
+"""
+    assert strace.parse_summary(text) == {'sendto': 3000, 'recvfrom': 3001, 'total': 6001}
+
+
 def test_unknown_loop_or_workload_is_refused(capsys):
     assert cli.main(['--loops', 'nosuchloop']) == 2
     assert cli.main(['--workloads', 'nosuchworkload']) == 2
@@ -77,7 +112,8 @@ def test_summary_takes_medians_and_orients_ratios():
     samples.append({'workload': 'tcp-echo-1k', 'loop': 'eloop', 'round': 2, 'error': 'boom'})
     cells = {c['loop']: c for c in stats.summarize(samples, WORKLOADS, 'asyncio')}
     assert cells['asyncio']['metrics']['rps']['median'] == 200
-    assert cells['eloop']['ratios'] == {'rps': 2.0, 'cpu_us_per_req': 2.0}
+    assert cells['eloop']['ratios'] == {'rps': 2.0, 'cpu_us_per_req': 2.0,
+                                        'syscalls_per_req': None, 'strace_syscalls_per_req': None}
     assert cells['eloop']['errors'] == ['boom']
 
 

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import loops, native, progress, report, runner, samples, stats, workloads
+from . import loops, native, progress, report, runner, samples, stats, strace, workloads
 
 QUICK_SCALE = 0.1
 QUICK_DURATION = 1.0
@@ -29,6 +29,9 @@ def parse_args(argv):
     parser.add_argument('--scale', type=float, help='multiply every count by this')
     parser.add_argument('--duration', type=float, help='seconds of load per server sample (default 3)')
     parser.add_argument('--conns', type=int, default=50, help='connections of the echo and HTTP loads')
+    parser.add_argument('--strace', action='store_true',
+                        help='also count every syscall of the servers with strace -c -f, in a '
+                             'second load per sample (needs strace)')
     parser.add_argument('--json', metavar='FILE', help='write every sample and the summary as JSON')
     parser.add_argument('--plot', metavar='FILE.png', help='draw the medians (needs matplotlib)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar on stderr')
@@ -86,7 +89,11 @@ def main(argv=None):
     scale = args.scale or (QUICK_SCALE if args.quick else 1.0)
     rounds = args.rounds or (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
     duration = args.duration or (QUICK_DURATION if args.quick else samples.Settings.duration)
-    settings = samples.Settings.for_this_machine(duration=duration, conns=args.conns)
+    if args.strace and not strace.strace():
+        note('--strace: strace is not installed (apt-get install strace)')
+        return 2
+    settings = samples.Settings.for_this_machine(duration=duration, conns=args.conns,
+                                                 strace=args.strace)
     chosen = [workloads.WORKLOADS[name].scaled(scale) for name in names]
     if any(w.kind == 'http' for w in chosen) and not native.wrk():
         note('wrk is not installed (apt-get install wrk): HTTP load by the C client instead')

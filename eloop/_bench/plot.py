@@ -1,6 +1,8 @@
 """--plot FILE.png: a panel per workload and metric, a bar per loop (median, min-max whiskers).
 matplotlib is optional and imported only here."""
 
+from . import report
+
 
 def plot(cells, workloads, path):
     try:
@@ -10,7 +12,8 @@ def plot(cells, workloads, path):
     except ImportError:
         raise RuntimeError('--plot needs matplotlib: pip install matplotlib') from None
     panels = [(name, metric) for name in dict.fromkeys(c['workload'] for c in cells)
-              for metric in workloads[name].metrics]
+              for metric in report.measured_metrics(
+                  workloads[name], [c for c in cells if c['workload'] == name])]
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3 * rows), squeeze=False)
@@ -24,7 +27,8 @@ def plot(cells, workloads, path):
 
 
 def _panel(ax, cells, name, metric):
-    # Every loop keeps its place; a loop whose samples all failed gets no bar and a note.
+    # Every loop keeps its place; a loop without a figure (its samples failed, or it does not
+    # count that) gets no bar and a note.
     figures = [c['metrics'].get(metric.key) for c in cells]
     medians = [f['median'] if f else 0 for f in figures]
     whiskers = [[f['median'] - f['min'] if f else 0 for f in figures],
@@ -37,5 +41,5 @@ def _panel(ax, cells, name, metric):
     ax.tick_params(labelsize=8)
     failed = [c['loop'] for c, f in zip(cells, figures) if f is None]
     if failed:
-        ax.text(0.99, 0.02, 'failed: ' + ', '.join(failed), transform=ax.transAxes,
+        ax.text(0.99, 0.02, 'no figure: ' + ', '.join(failed), transform=ax.transAxes,
                 ha='right', va='bottom', fontsize=7, color='tab:red')

@@ -19,10 +19,14 @@ def format_value(value, metric):
             if value >= factor:
                 return f'{value / factor:.3g}{suffix}'
         return f'{value:.3g}'
+    if not metric.unit:
+        return f'{value:.3g}'
     return f'{value:.3g} {metric.unit}'
 
 
 def format_figures(figures, metric):
+    if figures is None:
+        return '-'  # not measured on this loop (syscalls counted by the loop itself)
     text = format_value(figures['median'], metric)
     if figures['n'] > 1:
         text += f" ±{figures['spread'] * 100:.0f}%"
@@ -33,19 +37,23 @@ def format_ratio(value):
     return '' if value is None else f'{value:.2f}×'
 
 
-def _header(workload, baseline):
-    columns = ''.join(f'{m.label:>{VALUE_WIDTH}}{"×" + baseline:>{RATIO_WIDTH}}'
-                      for m in workload.metrics)
+def measured_metrics(workload, cells):
+    """The metrics of `workload` that at least one of its cells has a figure for."""
+    return [m for m in workload.metrics if any(m.key in c['metrics'] for c in cells)]
+
+
+def _header(metrics, baseline):
+    columns = ''.join(f'{m.label:>{VALUE_WIDTH}}{"×" + baseline:>{RATIO_WIDTH}}' for m in metrics)
     return f'  {"loop":<{NAME_WIDTH}}{columns}'
 
 
-def _row(cell, workload):
+def _row(cell, metrics):
     name = f"  {cell['loop']:<{NAME_WIDTH}}"
     if not cell['metrics']:
         return name + f"error: {cell['errors'][0]}"
     columns = ''.join(
-        f"{format_figures(cell['metrics'][m.key], m):>{VALUE_WIDTH}}"
-        f"{format_ratio(cell['ratios'][m.key]):>{RATIO_WIDTH}}" for m in workload.metrics)
+        f"{format_figures(cell['metrics'].get(m.key), m):>{VALUE_WIDTH}}"
+        f"{format_ratio(cell['ratios'][m.key]):>{RATIO_WIDTH}}" for m in metrics)
     if cell['errors']:
         columns += f"  ({len(cell['errors'])} of {cell['rounds']} rounds failed: {cell['errors'][0]})"
     return name + columns
@@ -66,10 +74,18 @@ def table(cells, workloads, settings, rounds, baseline, labels):
              f'time: {baseline}\'s figure / this one).', '']
     for name in dict.fromkeys(c['workload'] for c in cells):
         workload = workloads[name]
+        of_workload = [c for c in cells if c['workload'] == name]
+        metrics = measured_metrics(workload, of_workload)
         lines.append(f'{name}: {_size(workload, settings)} {workload.what}')
-        lines.append(_header(workload, baseline))
-        lines.extend(_row(c, workload) for c in cells if c['workload'] == name)
+        lines.append(_header(metrics, baseline))
+        lines.extend(_row(c, metrics) for c in of_workload)
         lines.append('')
+    if any('syscalls_per_req' in c['metrics'] for c in cells):
+        lines.append('syscalls/req: epoll_wait, epoll_ctl, recv and send calls per request, as the '
+                     "server's loop.stats() counts them (eloop only).")
+    if any('strace_syscalls_per_req' in c['metrics'] for c in cells):
+        lines.append('strace sys/req: every system call of the server per request, counted by '
+                     'strace -c -f in a load of its own.')
     lines.append('Loops:')
     lines.extend(f'  {name:<{NAME_WIDTH}}{label}' for name, label in labels.items())
     return '\n'.join(lines)

@@ -7,10 +7,14 @@ test, of its server or of the load becomes the sample's error, never an exceptio
 import time
 from dataclasses import dataclass
 
-from . import loops, native, procs
+from . import loops, native, procs, strace
 
 START_TIMEOUT = 30.0      # a child has this long to start and answer
 REQUEST_CAP = 10_000_000  # the load also stops after this many requests, whatever the duration
+# The system calls of the loop's own I/O that loop.stats() counts: their sum per request is the
+# syscalls/req figure; the EAGAIN results (already among them) are reported beside.
+LOOP_SYSCALLS = ('epoll_wait', 'epoll_ctl', 'recv_calls', 'send_calls')
+LOOP_EAGAIN = ('recv_eagain', 'send_eagain')
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,7 @@ class Settings:
     conns: int = 50         # concurrent connections of the echo and HTTP loads
     server_cpu: int = None  # CPU the loop under test is pinned to
     client_cpu: int = None  # CPU the load generator is pinned to
+    strace: bool = False    # count the server's syscalls with strace -c, in a load of their own
 
     @classmethod
     def for_this_machine(cls, **options):
@@ -32,7 +37,7 @@ def take(workload, loop, settings):
     measure = {'internals': _internals, 'echo': _echo, 'http': _http, 'c10k': _c10k}[workload.kind]
     try:
         return measure(workload, loop, settings)
-    except (procs.ChildError, native.BuildError) as exc:
+    except (procs.ChildError, native.BuildError, strace.StraceError) as exc:
         return {'error': str(exc)}
     except Exception as exc:  # an unexpected answer is this cell's failure, not the run's end
         return {'error': f'{type(exc).__name__}: {exc}'}
@@ -57,12 +62,21 @@ class _Server:
             self.child = procs.Child([native.echo_server(), '--port', '0'], cpu=settings.server_cpu)
         else:
             args = ('--loop', loop, '--workload', workload.name, '--port', 0)
-            self.child = _python_child('eloop._bench.servers', loop, *args, cpu=settings.server_cpu)
+            self.child = _python_child('eloop._bench.servers', loop, *args, cpu=settings.server_cpu,
+                                       stdin=True)
         self.pid = self.child.pid
         answer = self.child.read_json(START_TIMEOUT)
         self.error = answer.get('error')
         self.port = answer.get('port')
         self.label = answer.get('label', 'C epoll echo server (reference)')
+        self.counts = answer.get('stats', False)
+
+    def loop_stats(self):
+        """The server loop's stats() now, or None for a loop that keeps none."""
+        if not self.counts:
+            return None
+        self.child.send_line('stats')
+        return self.child.read_json(START_TIMEOUT)['stats']
 
     def __enter__(self):
         return self
@@ -96,16 +110,34 @@ def _checked(result):
     return result
 
 
-def _load_figures(server, run_load):
-    """req/s from the load, and the server's CPU time per request over the same window."""
+def _load_figures(server, run_load, settings):
+    """req/s from the load, the server's CPU time and system calls per request over the same
+    window; with settings.strace, every syscall of the server per request in a second load."""
+    stats_before = server.loop_stats()
     cpu_before = procs.cpu_seconds(server.pid)
     requests, seconds = run_load()
     server_cpu = procs.cpu_seconds(server.pid) - cpu_before
+    stats_after = server.loop_stats()
     if not requests:
         raise procs.ChildError('no request completed')
-    return {'metrics': {'rps': requests / seconds, 'cpu_us_per_req': server_cpu / requests * 1e6,
-                        'requests': requests, 'seconds': seconds, 'server_cpu_seconds': server_cpu},
-            'label': server.label}
+    sample = {'metrics': {'rps': requests / seconds, 'cpu_us_per_req': server_cpu / requests * 1e6,
+                          'requests': requests, 'seconds': seconds,
+                          'server_cpu_seconds': server_cpu},
+              'label': server.label}
+    if stats_before is not None:
+        per_request = {key: (stats_after[key] - stats_before[key]) / requests
+                       for key in LOOP_SYSCALLS + LOOP_EAGAIN}
+        sample['metrics']['syscalls_per_req'] = sum(per_request[key] for key in LOOP_SYSCALLS)
+        sample['loop_syscalls_per_req'] = per_request
+    if settings.strace:
+        with strace.Attached(server.pid) as tracer:
+            traced_requests, _ = run_load()
+            counts = tracer.counts()
+        if traced_requests:
+            sample['metrics']['strace_syscalls_per_req'] = counts['total'] / traced_requests
+            sample['strace_syscalls_per_req'] = {name: calls / traced_requests
+                                                 for name, calls in counts.items()}
+    return sample
 
 
 def _echo(workload, loop, settings):
@@ -113,7 +145,7 @@ def _echo(workload, loop, settings):
         def run_load():
             result = _run_echo_client(server.port, settings, '--size', workload.size)
             return result['requests'], result['seconds']
-        return _load_figures(server, run_load)
+        return _load_figures(server, run_load, settings)
 
 
 def _http(workload, loop, settings):
@@ -123,7 +155,7 @@ def _http(workload, loop, settings):
                 return _run_wrk(server.port, settings)
             result = _run_echo_client(server.port, settings, '--mode', 'http')
             return result['requests'], result['seconds']
-        sample = _load_figures(server, run_load)
+        sample = _load_figures(server, run_load, settings)
         sample['load'] = 'wrk' if native.wrk() else 'echo_client --mode http'
         return sample
 

@@ -2,12 +2,15 @@
 
     python -m eloop._bench.servers --loop NAME --workload NAME [--port 0] [--lifetime SEC]
 
-binds 127.0.0.1, prints {"port": N, "label": ...} (or {"error": ...}) on stdout and serves until
-killed, or until --lifetime seconds have passed, so that a server whose parent died still stops.
+binds 127.0.0.1, prints {"port": N, "label": ..., "stats": BOOL} (or {"error": ...}) on stdout
+and serves until killed, or until --lifetime seconds have passed, so that a server whose parent
+died still stops. A loop that counts its work (eloop's loop.stats()) says "stats": true, and
+answers each line on stdin with {"stats": {...}} on stdout: the counters as they are then.
 """
 
 import argparse
 import asyncio
+import os
 import sys
 
 from . import child, loops
@@ -107,10 +110,28 @@ def serve(loop_name, server, port, lifetime):
     except Exception as exc:  # reported as this cell's error, not a crash of the whole run
         child.report({'error': child.describe_error(exc)})
         return 1
-    child.report({'port': bound, 'label': loops.describe(loop_name, loop)})
+    counts = hasattr(loop, 'stats')
+    if counts:
+        _answer_stats_requests(loop)
+    child.report({'port': bound, 'label': loops.describe(loop_name, loop), 'stats': counts})
     loop.call_later(lifetime, loop.stop)
     loop.run_forever()
     return 0
+
+
+def _answer_stats_requests(loop):
+    """Each line the parent writes on stdin asks for loop.stats(); at EOF the asking ends."""
+    def on_request():
+        try:
+            lines = os.read(0, 4096)
+        except BlockingIOError:
+            return
+        if not lines:
+            loop.remove_reader(0)
+        for _ in range(lines.count(b'\n')):
+            child.report({'stats': loop.stats()})
+    os.set_blocking(0, False)
+    loop.add_reader(0, on_request)
 
 
 def main(argv):

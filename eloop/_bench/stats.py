@@ -23,7 +23,8 @@ def summarize_cell(samples, workload):
     cell = {'workload': workload.name, 'loop': samples[0]['loop'], 'rounds': len(samples),
             'errors': [s['error'] for s in samples if 'error' in s], 'metrics': {}}
     for metric in workload.metrics:
-        values = [s['metrics'][metric.key] for s in good]
+        # (A metric some loops do not measure, such as the syscalls their loop counts, is absent.)
+        values = [s['metrics'][metric.key] for s in good if metric.key in s['metrics']]
         if values:
             cell['metrics'][metric.key] = {
                 'median': statistics.median(values), 'min': min(values), 'max': max(values),

@@ -21,6 +21,11 @@ REQUESTS = Metric('rps', 'req/s', '/s', True)
 SERVER_CPU = Metric('cpu_us_per_req', 'server CPU/req', 'µs', False)
 MEMORY = Metric('kib_per_conn', 'server RSS/conn', 'KiB', False)
 ROUND = Metric('round_ms', 'round time', 'ms', False)
+# System calls per request: epoll_wait, epoll_ctl, recv and send as the server's loop counts them
+# (loops with eloop's loop.stats() only), and every call of the server as strace -c counts it
+# (with --strace, any loop).
+LOOP_SYSCALLS = Metric('syscalls_per_req', 'syscalls/req', '', False)
+STRACE_SYSCALLS = Metric('strace_syscalls_per_req', 'strace sys/req', '', False)
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class Workload:
 
 
 _INTERNALS = (OPS,)
-_LOAD = (REQUESTS, SERVER_CPU)
+_LOAD = (REQUESTS, SERVER_CPU, LOOP_SYSCALLS, STRACE_SYSCALLS)
 
 WORKLOADS = {w.name: w for w in (
     Workload('call_soon', 'internals', 'chained call_soon callbacks', count=1_000_000, metrics=_INTERNALS),
