@@ -19,9 +19,9 @@ def format_value(value, metric):
             if value >= factor:
                 return f'{value / factor:.3g}{suffix}'
         return f'{value:.3g}'
-    if not metric.unit:
-        return f'{value:.3g}'
-    return f'{value:.3g} {metric.unit}'
+    # Three significant digits, without an exponent in the thousands (1,050 µs, not 1.05e+03 µs).
+    text = f'{value:.3g}' if value < 1000 else f'{value:,.0f}'
+    return f'{text} {metric.unit}' if metric.unit else text
 
 
 def format_figures(figures, metric):

@@ -66,6 +66,11 @@ WORKLOADS = {w.name: w for w in (
              size=100 * 1024, server='echo-protocol', metrics=_LOAD),
     Workload('streams-echo-1k', 'echo', 'TCP echo through asyncio streams, 1 KiB messages',
              size=1024, server='echo-streams', metrics=_LOAD),
+    # Large messages overflow the StreamReader's buffer limit: flow control pauses and resumes
+    # reading several times a message, which costs epoll_ctl calls in LT mode and none in ET.
+    Workload('streams-echo-1m', 'echo',
+             'TCP echo through asyncio streams, 1 MiB messages (reading pauses and resumes)',
+             size=1024 * 1024, server='echo-streams', metrics=_LOAD),
     Workload('http-httptools', 'http', 'HTTP/1.1 keep-alive, httptools parser on a Protocol',
              server='http-httptools', metrics=_LOAD),
     Workload('http-aiohttp', 'http', 'HTTP/1.1 keep-alive, aiohttp.web hello world',
