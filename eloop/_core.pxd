@@ -12,6 +12,7 @@ from eloop._epoll cimport EpollPoller
 from eloop._proactor cimport Proactor
 
 cdef bint _COMPILED
+cdef double _NO_TIMER_DUE
 
 
 # The timer heap, with C comparisons of the due times.
@@ -75,6 +76,8 @@ cdef class LoopCore:
                    timer=TimerHandle, handle=Runnable)
     cdef _run_iterations(self, bint once)
 
+    @cython.final
+    cdef inline int _note_handle_made(self) except -1
     cdef _hiding_while_stopped(self)
     @cython.locals(timer=TimerHandle)
     cpdef _set_pending_handles_visible(self, bint visible)

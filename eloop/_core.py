@@ -48,6 +48,10 @@ _MAXIMUM_POLL_TIMEOUT = 24 * 3600
 _OWN_FDS = 1
 
 _timer_due_time = operator.attrgetter('_due')
+# The latest due time of an empty timer heap. Compiled, a C constant: a loop closed by its
+# __del__ at interpreter exit, when module globals such as `math` may already be None, still
+# empties its heap.
+_NO_TIMER_DUE = -math.inf
 
 # The loops that hid handles from the cyclic GC while they were not running (see
 # LoopCore._hiding_while_stopped).
@@ -210,7 +214,7 @@ class LoopCore:
         self._scheduled = []
         # No timer of the heap is due later than this (-inf: the heap is empty). When the clock
         # has passed it, every timer is due and they are sorted at once rather than popped.
-        self._latest_due = -math.inf
+        self._latest_due = _NO_TIMER_DUE
         self._timer_cancelled_count = 0
         self._hiding_handles_while_stopped = False
         self._stopping = False
@@ -260,8 +264,7 @@ class LoopCore:
             self._check_callback(callback, 'call_soon')
         handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug,
                              True)
-        if self._thread_id is None and _COMPILED and not self._hiding_handles_while_stopped:
-            self._hiding_while_stopped()
+        self._note_handle_made()
         self._ready_append(handle)
         return handle
 
@@ -291,8 +294,7 @@ class LoopCore:
             self._latest_due = timer._due
         _push_timer(self._scheduled, timer)
         timer._scheduled = True
-        if self._thread_id is None and _COMPILED and not self._hiding_handles_while_stopped:
-            self._hiding_while_stopped()
+        self._note_handle_made()
         return timer
 
     def call_soon_threadsafe(self, callback, *args, context=None):
@@ -483,7 +485,7 @@ class LoopCore:
                         _pop_timer(scheduled)
                         timer._scheduled = False
                         if not scheduled:
-                            self._latest_due = -math.inf
+                            self._latest_due = _NO_TIMER_DUE
 
             if ready or self._stopping:
                 timeout = 0.0
@@ -521,7 +523,7 @@ class LoopCore:
                         timer._scheduled = False
                         ready.append(timer)
                     if not scheduled:
-                        self._latest_due = -math.inf
+                        self._latest_due = _NO_TIMER_DUE
 
             # Run what was ready when this point was reached, not what those callbacks
             # schedule: that waits for the next iteration, after another poll. popleft() is
@@ -572,10 +574,17 @@ class LoopCore:
             if not timer._cancelled:
                 due.append(timer)
         self._scheduled = []
-        self._latest_due = -math.inf
+        self._latest_due = _NO_TIMER_DUE
         self._timer_cancelled_count = 0
         due.sort(key=_timer_due_time)
         self._ready.extend(due)
+
+    def _note_handle_made(self):
+        """A one-shot handle was just made: if the loop is not running, it starts hiding the
+        handles it makes from the GC the way a stopped loop must (see _hiding_while_stopped)."""
+        if self._thread_id is None and _COMPILED and not self._hiding_handles_while_stopped:
+            self._hiding_while_stopped()
+        return 0  # compiled, a C int: no Python object made on call_soon's path
 
     def _hiding_while_stopped(self):
         """Compiled, the one-shot handles (see Handle) are hidden from the cyclic GC when they are
@@ -622,13 +631,13 @@ class LoopCore:
             if timer._oneshot:
                 timer._forget()
         self._scheduled = []
-        self._latest_due = -math.inf
+        self._latest_due = _NO_TIMER_DUE
         self._timer_cancelled_count = 0
 
     def _drop_cancelled_timers(self):
         """Rebuild the heap without its cancelled timers (they are many); return the new heap."""
         live = []
-        latest_due = -math.inf
+        latest_due = _NO_TIMER_DUE
         for timer in self._scheduled:
             if timer._cancelled:
                 timer._scheduled = False

@@ -482,6 +482,26 @@ def test_run(trigger):
     assert eloop.run(main(), trigger=trigger)[2] is False
 
 
+def test_a_loop_left_unclosed_at_exit_closes_without_an_error(tmp_path):
+    """A script that runs a loop it never closes: the loop is closed at interpreter exit, when
+    module globals may already be None, and nothing is printed (as with asyncio's loops)."""
+    script = tmp_path / 'script.py'
+    script.write_text(textwrap.dedent("""
+        import asyncio, eloop
+        loop = eloop.new_event_loop()
+        asyncio.set_event_loop(loop)
+        async def main():
+            await asyncio.sleep(0)
+        loop.run_until_complete(main())
+    """))
+    package_dir = os.path.dirname(os.path.dirname(eloop.__file__))  # this eloop, compiled or not
+    environ = dict(os.environ, PYTHONPATH=package_dir)
+    result = subprocess.run([sys.executable, str(script)], env=environ, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0
+    assert result.stderr == ''
+
+
 def test_run_propagates_the_exception_and_closes_the_loop():
     seen = []
 
