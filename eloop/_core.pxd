@@ -76,8 +76,6 @@ cdef class LoopCore:
                    timer=TimerHandle, handle=Runnable)
     cdef _run_iterations(self, bint once)
 
-    @cython.final
-    cdef inline int _note_handle_made(self) except -1
     cdef _hiding_while_stopped(self)
     @cython.locals(timer=TimerHandle)
     cpdef _set_pending_handles_visible(self, bint visible)

@@ -264,7 +264,8 @@ class LoopCore:
             self._check_callback(callback, 'call_soon')
         handle = init_handle(Handle.__new__(Handle), callback, args, self, context, self._debug,
                              True)
-        self._note_handle_made()
+        if self._thread_id is None:  # (the loop is not running: rare, and cheap to test)
+            self._hiding_while_stopped()
         self._ready_append(handle)
         return handle
 
@@ -294,7 +295,8 @@ class LoopCore:
             self._latest_due = timer._due
         _push_timer(self._scheduled, timer)
         timer._scheduled = True
-        self._note_handle_made()
+        if self._thread_id is None:  # (the loop is not running: rare, and cheap to test)
+            self._hiding_while_stopped()
         return timer
 
     def call_soon_threadsafe(self, callback, *args, context=None):
@@ -579,13 +581,6 @@ class LoopCore:
         due.sort(key=_timer_due_time)
         self._ready.extend(due)
 
-    def _note_handle_made(self):
-        """A one-shot handle was just made: if the loop is not running, it starts hiding the
-        handles it makes from the GC the way a stopped loop must (see _hiding_while_stopped)."""
-        if self._thread_id is None and _COMPILED and not self._hiding_handles_while_stopped:
-            self._hiding_while_stopped()
-        return 0  # compiled, a C int: no Python object made on call_soon's path
-
     def _hiding_while_stopped(self):
         """Compiled, the one-shot handles (see Handle) are hidden from the cyclic GC when they are
         made (init_handle); the loop has just made one while it is not running.
@@ -597,8 +592,9 @@ class LoopCore:
         So a loop shows them when it stops; the handles it hides while it is not running, it
         shows to each full collection (the gc callback _show_hidden_handles).
         """
-        self._hiding_handles_while_stopped = True
-        _loops_hiding_handles.add(self)
+        if _COMPILED and not self._hiding_handles_while_stopped:
+            self._hiding_handles_while_stopped = True
+            _loops_hiding_handles.add(self)
 
     def _show_pending_handles_when_stopped(self):
         """The loop stops: show its pending one-shot handles to the cyclic GC (see
