@@ -723,8 +723,14 @@ class LoopCore:
         return self._poller
 
     def _ensure_fd_no_transport(self, fd):
-        """Refuse to let the readiness API take over an fd that one of eloop's transports owns."""
+        """Refuse to let the readiness API take over an fd that one of eloop's transports owns.
+
+        A stream transport that is reading is found as its fd's reader (its stream, which knows
+        its transport); any other transport is in loop._transports.
+        """
         transport = self._transports.get(fd)
+        if transport is None or transport.is_closing():
+            transport = getattr(self._poller.get_reader(fd), 'transport', None)
         if transport is not None and not transport.is_closing():
             raise RuntimeError(f'File descriptor {fd!r} is used by transport {transport!r}')
 

@@ -31,7 +31,7 @@ except ImportError:  # Python built without ssl
 
 from ._fd_transport import remove_stale_unix_socket, set_reuseport
 from ._server import Acceptor, Server
-from ._stream_transport import SocketTransport
+from ._stream_transport import SocketStream, SocketTransport
 
 _HAS_IPV6 = hasattr(socket, 'AF_INET6')
 _SSL_HANDSHAKE_TIMEOUT = constants.SSL_HANDSHAKE_TIMEOUT
@@ -141,6 +141,15 @@ class NetworkMixin:
         if view is None:
             view = self._recv_view = memoryview(bytearray(SocketTransport.max_size))
         return view
+
+    def _socket_transports(self):
+        """This loop's socket transports: those reading, found as their fd's reader (their
+        stream), and the others, in loop._transports (see SocketStream.start_reading)."""
+        readers = [watch.reader for watch in list(self._poller._watches.values())]
+        transports = [reader.transport for reader in readers if type(reader) is SocketStream]
+        transports += [transport for transport in list(self._transports.values())
+                       if isinstance(transport, SocketTransport)]
+        return transports
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
         self._ensure_fd_no_transport(sock.fileno())
@@ -583,17 +592,18 @@ class NetworkMixin:
             raise exceptions.SendfileNotAvailableError('sendfile syscall is not supported')
         # The socket is driven by the SendFile operation meanwhile, not by the transport.
         fd = transp._sock_fd
-        self._transports.pop(fd, None)
         resume_reading = transp.is_reading()
         transp.pause_reading()
+        self._transports.pop(fd, None)  # (where a transport not reading is found)
         await transp._make_empty_waiter()
         try:
             return await self.sock_sendfile(transp._sock, file, offset, count, fallback=False)
         finally:
             transp._reset_empty_waiter()
+            if not transp.is_closing():
+                self._transports[fd] = transp
             if resume_reading:
                 transp.resume_reading()
-            self._transports[fd] = transp
 
     async def _sendfile_fallback(self, transp, file, offset, count):
         if offset:

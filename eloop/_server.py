@@ -20,7 +20,7 @@ from asyncio import trsock
 from asyncio.log import logger
 
 from ._fd_transport import requeue_in_edge_mode
-from ._stream_transport import SocketTransport, Waiter
+from ._stream_transport import Waiter
 
 # Errors of accept() that mean "not now": the process or system is out of a resource.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -82,11 +82,12 @@ class Server(events.AbstractServer):
     def _clients(self):
         """The transports of this server's connections (asyncio 3.13 keeps them in a set).
 
-        Found among the loop's transports, which it knows by weak reference: a second weak
-        reference per connection here would cost a seventh of an idle connection's memory.
+        Found among the loop's socket transports: a reference per connection kept here would
+        cost memory every idle connection pays for, and a strong one would keep transports
+        their users dropped alive.
         """
-        return [transport for transport in list(self._loop._transports.values())
-                if isinstance(transport, SocketTransport) and transport._stream.server is self]
+        return [transport for transport in self._loop._socket_transports()
+                if transport._stream.server is self]
 
     def _wakeup(self):
         """Closed with no connections left: release everyone in wait_closed()."""

@@ -204,6 +204,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         if server is not None:
             stream.server = server
             server._attach(self)
+        # Until reading starts the loop finds the transport here (see SocketStream.start_reading).
         loop._transports[stream.fd] = self
         set_nodelay(sock)
 
@@ -458,11 +459,20 @@ class SocketStream(Runnable):
             return
         self.reading_parked = True
         self.registration = self.poller.park_reader(self.fd, self, None, self.registration)
+        # Parked, the stream is the fd's reader, which is where the loop finds its transport
+        # (the fd-in-use check of add_reader & co., a server's clients): the weak entry in
+        # loop._transports would cost a seventh of an idle connection's memory.
+        self.loop._transports.pop(self.fd, None)
 
     def stop_reading(self):
         if self.reading_parked:
             self.reading_parked = False
             self.poller.unpark_reader(self.fd, self)
+            if not self.conn_lost:
+                # Still open, off the poller (paused, at EOF, flushing before it closes): the
+                # loop finds the transport in loop._transports again, by weak reference, so that
+                # a transport its user dropped is still collected.
+                self.loop._transports[self.fd] = self.transport
 
     def on_readable(self):
         """The fd is readable: read and deliver within this event's budget."""
@@ -783,11 +793,11 @@ class SocketStream(Runnable):
         if self.closing:
             return
         self.closing = True
-        self.stop_reading()
         if not self.buffer_size:
             self.conn_lost += 1
             self.stop_writing()
             self.loop.call_soon(self.call_connection_lost, None)
+        self.stop_reading()
 
     def fatal_error(self, exc, message):
         report_fatal_error(self.transport, exc, message, expected=isinstance(exc, OSError))
@@ -799,10 +809,10 @@ class SocketStream(Runnable):
         if self.buffer_size:
             self.clear_buffer()
             self.stop_writing()
+        self.conn_lost += 1
         if not self.closing:
             self.closing = True
             self.stop_reading()
-        self.conn_lost += 1
         self.loop.call_soon(self.call_connection_lost, exc)
 
     def call_connection_lost(self, exc):
