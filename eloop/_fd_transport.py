@@ -117,10 +117,13 @@ def requeue_in_edge_mode(loop, handle):
 
 
 def close_owned_fd(loop, fd, fileobj):
-    """Drop fd from the poller, then close the object that owns it."""
+    """Drop fd from the poller, then close the object that owns it (None: the fd itself)."""
     if not loop.is_closed():
         loop._poller.forget(fd)
-    fileobj.close()
+    if fileobj is None:
+        os.close(fd)
+    else:
+        fileobj.close()
 
 
 def socket_extra_info(extra, sock):

@@ -185,15 +185,19 @@ class Server(events.AbstractServer):
 class Acceptor:
     """Accepts connections on a listening socket and makes their transports."""
 
-    __slots__ = ('loop', 'sock', 'fd', 'server', 'protocol_factory', 'sslcontext', 'batch',
-                 'ssl_handshake_timeout', 'ssl_shutdown_timeout', 'waiter', 'parked',
-                 'retry_timer')
+    __slots__ = ('loop', 'sock', 'fd', 'family', 'proto', 'server', 'protocol_factory',
+                 'sslcontext', 'batch', 'ssl_handshake_timeout', 'ssl_shutdown_timeout', 'waiter',
+                 'parked', 'retry_timer')
 
     def __init__(self, loop, sock, protocol_factory, sslcontext, server, backlog,
                  ssl_handshake_timeout, ssl_shutdown_timeout):
         self.loop = loop
         self.sock = sock
         self.fd = sock.fileno()
+        # What the sockets of the connections are made of (read once: socket.family makes an
+        # enum member at each read).
+        self.family = int(sock.family)
+        self.proto = sock.proto
         self.server = server
         self.protocol_factory = protocol_factory
         self.sslcontext = sslcontext
@@ -284,6 +288,7 @@ class Acceptor:
                 # asked (see SocketTransport._extra_info), a dict less per connection.
                 transport = loop._make_socket_transport(conn, protocol, server=self.server)
                 transport.set_peername(addr)
+                transport._stream.keep_fd_only(self.family, self.proto)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:

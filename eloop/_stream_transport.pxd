@@ -49,6 +49,8 @@ cdef class SocketStream(Runnable):
     cdef public Py_ssize_t conn_lost
     cdef public object empty_waiter
     cdef public int fd
+    cdef public unsigned short sock_family
+    cdef public unsigned short sock_proto
     cdef public unsigned int registration
     cdef public int large_reads_left
     cdef public bint reading_parked
@@ -102,4 +104,7 @@ cdef class SocketStream(Runnable):
     cpdef force_close(self, exc)
     cpdef call_connection_lost(self, exc)
     cpdef detach_from_server(self)
+    cpdef keep_fd_only(self, unsigned short family, unsigned short proto)
+    cpdef socket_object(self)
+    cpdef bint released(self)
     cpdef release_socket(self)

@@ -216,8 +216,8 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
 
     def __repr__(self):
         stream = self._stream
-        info = repr_head(self, stream.sock is None, stream.closing, stream.fd)
-        if stream.sock is not None:
+        info = repr_head(self, stream.released(), stream.closing, stream.fd)
+        if not stream.released():
             info.append('read=polling' if stream.reading_parked else 'read=idle')
             state = 'polling' if stream.writing_parked else 'idle'
             info.append(f'write=<{state}, bufsize={stream.buffer_size}>')
@@ -246,7 +246,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
                 extra = self._extra = {}
             if self._peername is not None:
                 extra.setdefault('peername', _unpack_address(self._peername))
-            sock = self._stream.sock
+            sock = self._stream.socket_object()
             if sock is not None:
                 socket_extra_info(extra, sock)
         return extra
@@ -309,7 +309,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
 
     @property
     def _sock(self):
-        return self._stream.sock
+        return self._stream.socket_object()
 
     @property
     def _sock_fd(self):
@@ -331,7 +331,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
 
     def __del__(self, _warn=warnings.warn):
         stream = getattr(self, '_stream', None)  # unset if __init__ failed early
-        if stream is not None and stream.sock is not None:
+        if stream is not None and not stream.released():
             _warn(f'unclosed transport {self!r}', ResourceWarning, source=self)
             stream.release_socket()
             stream.detach_from_server()
@@ -347,7 +347,8 @@ class SocketStream(Runnable):
     # Read by the loop's debug reports, as a Handle's.
     _source_traceback = None
 
-    __slots__ = ('transport', 'loop', 'poller', 'sock', 'fd', 'recv_view', 'large_reads_left', 'context',
+    __slots__ = ('transport', 'loop', 'poller', 'sock', 'sock_family', 'sock_proto', 'fd',
+                 'recv_view', 'large_reads_left', 'context',
                  'write_waiter', 'reading_parked', 'writing_parked', 'registration',
                  'read_iteration', 'server',
                  'protocol', 'protocol_connected', 'buffered', 'data_received', 'buffer',
@@ -360,6 +361,9 @@ class SocketStream(Runnable):
         self.poller = loop._poller
         self.sock = sock
         self.fd = sock.fileno()
+        # Set when only the fd is kept (see keep_fd_only): what the socket object is made of.
+        self.sock_family = 0
+        self.sock_proto = 0
         self.recv_view = loop._shared_recv_view()
         self.large_reads_left = 0
         # Protocol callbacks of reading and writing run in a context of their own, copied from
@@ -561,7 +565,7 @@ class SocketStream(Runnable):
             return _STOP
         self.poller.n_recv += 1
         try:
-            nbytes = self.sock.recv_into(buf)
+            nbytes = self.socket_object().recv_into(buf)
         except (BlockingIOError, InterruptedError):
             return self.nothing_read(True)
         except (SystemExit, KeyboardInterrupt):
@@ -718,7 +722,7 @@ class SocketStream(Runnable):
             self.conn_lost += 1
             self.call_connection_lost(None)
         elif self.eof:
-            self.sock.shutdown(socket.SHUT_WR)
+            self.socket_object().shutdown(socket.SHUT_WR)
 
     def flush(self):
         """Send the buffer until it is empty or the kernel takes no more; False on a fatal error."""
@@ -729,7 +733,7 @@ class SocketStream(Runnable):
                 if len(buffer) == 1:
                     sent = _sockio.send_bytes(self.sock, self.fd, buffer[0])
                 else:
-                    sent = self.sock.sendmsg(itertools.islice(buffer, _MAX_IOV))
+                    sent = self.socket_object().sendmsg(itertools.islice(buffer, _MAX_IOV))
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except (SystemExit, KeyboardInterrupt):
@@ -777,7 +781,7 @@ class SocketStream(Runnable):
             return
         self.eof = True
         if not self.buffer_size:
-            self.sock.shutdown(socket.SHUT_WR)
+            self.socket_object().shutdown(socket.SHUT_WR)
 
     def make_empty_waiter(self):
         if self.empty_waiter is not None:
@@ -832,13 +836,48 @@ class SocketStream(Runnable):
             self.server = None
             server._detach(self.transport)
 
+    # -- the socket object -----------------------------------------------------------------
+
+    def keep_fd_only(self, family, proto):
+        """Drop the socket object of an accepted connection (of `family` and `proto`), keep its
+        fd: compiled, the stream's reads and writes need only the fd (see _sockio), and the object
+        is a tenth of an idle connection's memory. It is made again by socket_object() when
+        something needs it (the extra info, a shutdown, a sendmsg, a BufferedProtocol's reads).
+        Plain Python reads and writes through the object: it is kept."""
+        if not _COMPILED:
+            return
+        self.sock.detach()
+        self.sock = None
+        self.sock_family = family
+        self.sock_proto = proto
+
+    def socket_object(self):
+        """The connection's socket object, made now if only the fd was kept; None once
+        released."""
+        if self.sock is None and self.sock_family:
+            # Its fd is non-blocking already: SOCK_NONBLOCK only tells the object so.
+            self.sock = socket.socket(self.sock_family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK,
+                                      self.sock_proto, self.fd)
+            self.sock_family = 0
+        return self.sock
+
+    def released(self):
+        """True once the socket is closed (release_socket)."""
+        return self._cancelled
+
     def release_socket(self):
         """Take the fd off the poller and close the socket."""
-        sock = self.sock
-        if sock is None:
+        if self._cancelled:
             return
-        self.transport._extra_info()  # the socket's addresses, while they can still be read
+        try:
+            # The socket's addresses, while they can still be read (the socket object is made
+            # for them if only the fd was kept).
+            self.transport._extra_info()
+        except OSError:
+            pass  # the fd was closed behind the transport's back: no object could be made
+        sock = self.sock
         self.sock = None
+        self.sock_family = 0
         self._cancelled = True
         if self.write_waiter is not None:
             self.write_waiter._cancelled = True

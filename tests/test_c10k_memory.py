@@ -7,6 +7,7 @@ dropped without closing it is still collected, with asyncio's ResourceWarning.
 
 import asyncio
 import gc
+import os
 import socket
 import warnings
 
@@ -27,6 +28,30 @@ def assert_fd_refused(loop, fd):
 def assert_fd_free(loop, fd):
     loop.add_reader(fd, lambda: None)
     assert loop.remove_reader(fd)
+
+
+class Serving:
+    """A server on 127.0.0.1 and the protocols of its connections (`served`), in order."""
+
+    def __init__(self, make_protocol=Recorder):
+        self.served = Served(make_protocol)
+
+    async def start(self):
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(self.served, '127.0.0.1', 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def accepted(self, count):
+        """The first `count` protocols, once connection_made has run for each."""
+        while len(self.served) < count:
+            await asyncio.sleep(0)
+        await asyncio.gather(*(protocol.made for protocol in self.served[:count]))
+        return self.served[:count]
+
+    async def close(self):
+        self.server.close()
+        await asyncio.wait_for(self.server.wait_closed(), 5)
 
 
 class Checking(Recorder):
@@ -121,22 +146,17 @@ def test_fd_of_a_transport_before_connection_made_is_refused(loop, pair):
 @pytest.mark.parametrize('how', ['close_clients', 'abort_clients'])
 def test_close_and_abort_clients_reach_transports_in_every_state(loop, how):
     async def main():
-        served = Served(lambda: Recorder(keep_open_on_eof=True))
-        server = await loop.create_server(served, '127.0.0.1', 0)
-        port = server.sockets[0].getsockname()[1]
-        clients = [await asyncio.open_connection('127.0.0.1', port) for _ in range(3)]
-        while len(served) < 3:
-            await asyncio.sleep(0)
-        await asyncio.gather(*(protocol.made for protocol in served))
-        reading, paused, at_eof = served
+        serving = await Serving(lambda: Recorder(keep_open_on_eof=True)).start()
+        clients = [await asyncio.open_connection('127.0.0.1', serving.port) for _ in range(3)]
+        reading, paused, at_eof = await serving.accepted(3)
         paused.transport.pause_reading()
         clients[2][1].write_eof()
         await at_eof.eof
-        server.close()
-        getattr(server, how)()
-        for protocol in served:
+        serving.server.close()
+        getattr(serving.server, how)()
+        for protocol in (reading, paused, at_eof):
             assert await protocol.lost is None
-        await asyncio.wait_for(server.wait_closed(), 5)
+        await serving.close()
         for reader, writer in clients:
             assert await reader.read() == b''
             writer.close()
@@ -146,16 +166,11 @@ def test_close_and_abort_clients_reach_transports_in_every_state(loop, how):
 
 def test_abort_clients_aborts_a_client_still_flushing_after_close(loop):
     async def main():
-        served = Served()
-        server = await loop.create_server(served, '127.0.0.1', 0)
-        port = server.sockets[0].getsockname()[1]
-        client = socket.create_connection(('127.0.0.1', port))
+        serving = await Serving().start()
+        client = socket.create_connection(('127.0.0.1', serving.port))
         try:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            while not served:
-                await asyncio.sleep(0)
-            protocol = served[0]
-            await protocol.made
+            [protocol] = await serving.accepted(1)
             transport = protocol.transport
             # The client reads nothing: the write stays buffered, and close() waits for it.
             while not transport.get_write_buffer_size():
@@ -163,11 +178,11 @@ def test_abort_clients_aborts_a_client_still_flushing_after_close(loop):
             transport.close()
             await asyncio.sleep(0.01)
             assert not protocol.lost.done()
-            server.close()
-            server.abort_clients()
+            serving.server.close()
+            serving.server.abort_clients()
             assert await protocol.lost is None
             assert transport.get_write_buffer_size() == 0
-            await asyncio.wait_for(server.wait_closed(), 5)
+            await serving.close()
         finally:
             client.close()
 
@@ -191,3 +206,146 @@ def test_a_dropped_paused_transport_is_collected_with_a_warning(loop):
         await client.lost
 
     run(loop, main())
+
+
+# An accepted connection keeps only its fd (compiled; plain Python keeps the socket object): the
+# object is made when something needs it, and the fd is closed exactly once either way.
+
+def fd_is_open(fd):
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize('asked_before_close', [False, True])
+def test_extra_info_of_an_accepted_connection(loop, asked_before_close):
+    async def main():
+        client_transport, client, served = await tcp_pair()
+        transport = served.transport
+        listener_proto = socket.getaddrinfo('127.0.0.1', 0, type=socket.SOCK_STREAM)[0][2]
+        if asked_before_close:
+            sock = transport.get_extra_info('socket')
+            assert transport.get_extra_info('socket') is sock
+            assert (sock.family, sock.type, sock.proto) == (
+                socket.AF_INET, socket.SOCK_STREAM, listener_proto)
+            assert sock.gettimeout() == 0
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert transport.get_extra_info('sockname') == client_transport.get_extra_info('peername')
+        assert transport.get_extra_info('peername') == client_transport.get_extra_info('sockname')
+        fd = transport.get_extra_info('socket').fileno()
+        transport.close()
+        await served.lost
+        assert not fd_is_open(fd)
+        # What the transport said of its socket holds after the close, as in asyncio.
+        assert transport.get_extra_info('socket').fileno() == -1
+        assert transport.get_extra_info('sockname') == client_transport.get_extra_info('peername')
+        assert transport.get_extra_info('peername') == client_transport.get_extra_info('sockname')
+        client_transport.close()
+        await client.lost
+
+    run(loop, main())
+
+
+def test_the_fd_of_an_accepted_connection_is_closed_once(loop):
+    async def main():
+        serving = await Serving().start()
+        client = socket.create_connection(('127.0.0.1', serving.port))
+        [protocol] = await serving.accepted(1)
+        client.close()
+        await protocol.lost  # the transport closed its fd: nobody asked for its socket
+        # The number is free, and taken by the next file: nothing closes it behind its back.
+        with socket.socket() as other:
+            gc.collect()
+            await asyncio.sleep(0.01)
+            assert fd_is_open(other.fileno())
+            assert protocol.transport.get_extra_info('socket').fileno() == -1
+            assert fd_is_open(other.fileno())
+        await serving.close()
+
+    run(loop, main())
+
+
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+class BufferedEcho(asyncio.BufferedProtocol):
+    def __init__(self):
+        self.buffer = bytearray(100)
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, sizehint):
+        return self.buffer
+
+    def buffer_updated(self, nbytes):
+        self.transport.write(bytes(self.buffer[:nbytes]))
+
+    def eof_received(self):
+        self.transport.write_eof()  # (a shutdown of the socket)
+        return True
+
+
+@pytest.mark.parametrize('protocol', [Echo, BufferedEcho])
+def test_an_accepted_connection_reads_writes_and_shuts_down(loop, protocol):
+    async def main():
+        server = await loop.create_server(protocol, '127.0.0.1', 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection('127.0.0.1', port)
+        payload = bytes(range(256)) * 4096  # more than the socket buffers take at once
+        writer.write(payload)
+        writer.write_eof()
+        received = await reader.readexactly(len(payload))
+        assert received == payload
+        if protocol is BufferedEcho:
+            assert await reader.read() == b''
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main(), timeout=20)
+
+
+def test_writelines_on_an_accepted_connection_under_backpressure(loop):
+    # Several buffered pieces go out in one sendmsg, made on the socket object.
+    async def main():
+        serving = await Serving().start()
+        reader, writer = await asyncio.open_connection('127.0.0.1', serving.port)
+        [protocol] = await serving.accepted(1)
+        transport = protocol.transport
+        pieces = [bytes([i]) * 300_000 for i in range(8)]
+        transport.writelines(pieces)
+        transport.write_eof()
+        assert await reader.read() == b''.join(pieces)
+        writer.close()
+        transport.close()
+        await serving.close()
+
+    run(loop, main(), timeout=20)
+
+
+def test_sendfile_on_an_accepted_connection(loop, tmp_path):
+    async def main():
+        path = tmp_path / 'data'
+        path.write_bytes(b'0123456789' * 100_000)
+        serving = await Serving().start()
+        reader, writer = await asyncio.open_connection('127.0.0.1', serving.port)
+        [protocol] = await serving.accepted(1)
+        transport = protocol.transport
+        with open(path, 'rb') as file:
+            assert await loop.sendfile(transport, file) == 1_000_000
+        assert_fd_refused(loop, transport.get_extra_info('socket').fileno())
+        transport.write_eof()
+        assert await reader.read() == path.read_bytes()
+        writer.close()
+        transport.close()
+        await serving.close()
+
+    run(loop, main(), timeout=20)
