@@ -47,6 +47,7 @@ cdef class SocketStream(Runnable):
     cdef public object buffer
     cdef public Py_ssize_t buffer_size
     cdef public Py_ssize_t conn_lost
+    cdef public unsigned long long peer_ipv4
     cdef public object empty_waiter
     cdef public int fd
     cdef public unsigned short sock_family

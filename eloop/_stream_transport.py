@@ -147,24 +147,22 @@ def _class_method(obj, name):
     return None
 
 
-def _pack_address(address):
-    """An IPv4 (host, port) pair as one int, else the address unchanged.
+def _pack_ipv4(address):
+    """An IPv4 (host, port) pair as one number of 48 bits, else 0.
 
-    A connection keeps the peer address accept() gave: as one int, 32 bytes instead of the 146
-    of a tuple, a str and an int.
+    A connection keeps the peer address accept() gave: an IPv4 one in a C field of its stream,
+    where the tuple, str and int would take 146 bytes.
     """
     if type(address) is tuple and len(address) == 2 and type(address[0]) is str:
         try:
             return int.from_bytes(socket.inet_aton(address[0]), 'big') << 16 | address[1]
         except (OSError, TypeError):
             pass
-    return address
+    return 0
 
 
-def _unpack_address(packed):
-    if type(packed) is int:
-        return socket.inet_ntoa((packed >> 16).to_bytes(4, 'big')), packed & 0xFFFF
-    return packed
+def _unpack_ipv4(packed):
+    return socket.inet_ntoa((packed >> 16).to_bytes(4, 'big')), packed & 0xFFFF
 
 
 def _report_callback_error(loop, exc, callback, waiter):
@@ -199,7 +197,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         self._loop = loop
         self._protocol_paused = False
         self._set_write_buffer_limits(_HIGH_WATER, _LOW_WATER)  # no int made per transport
-        self._peername = None  # set by the acceptor (set_peername)
+        self._peername = None  # a peer address of another kind (see set_peername)
         self._stream = stream = SocketStream(self, loop, sock, protocol)
         if server is not None:
             stream.server = server
@@ -227,7 +225,11 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
 
     def set_peername(self, address):
         """Keep the peer address accept() gave, for get_extra_info('peername')."""
-        self._peername = _pack_address(address)
+        packed = _pack_ipv4(address)
+        if packed:
+            self._stream.peer_ipv4 = packed
+        else:
+            self._peername = address
 
     def get_extra_info(self, name, default=None):
         return self._extra_info().get(name, default)
@@ -237,15 +239,17 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         made when first asked for, or before the socket closes: most connections are never
         asked, and the objects it would keep are a third of an idle connection's memory.
 
-        The peer address accept() gave is kept (`_peername`): read later, it would be lost to a
-        connection reset before anyone asked for it.
+        The peer address accept() gave is kept (see set_peername): read later, it would be lost
+        to a connection reset before anyone asked for it.
         """
         extra = self._extra
         if extra is None or 'socket' not in extra:
             if extra is None:
                 extra = self._extra = {}
-            if self._peername is not None:
-                extra.setdefault('peername', _unpack_address(self._peername))
+            if self._stream.peer_ipv4:
+                extra.setdefault('peername', _unpack_ipv4(self._stream.peer_ipv4))
+            elif self._peername is not None:
+                extra.setdefault('peername', self._peername)
             sock = self._stream.socket_object()
             if sock is not None:
                 socket_extra_info(extra, sock)
@@ -347,8 +351,8 @@ class SocketStream(Runnable):
     # Read by the loop's debug reports, as a Handle's.
     _source_traceback = None
 
-    __slots__ = ('transport', 'loop', 'poller', 'sock', 'sock_family', 'sock_proto', 'fd',
-                 'recv_view', 'large_reads_left', 'context',
+    __slots__ = ('transport', 'loop', 'poller', 'sock', 'sock_family', 'sock_proto', 'peer_ipv4',
+                 'fd', 'recv_view', 'large_reads_left', 'context',
                  'write_waiter', 'reading_parked', 'writing_parked', 'registration',
                  'read_iteration', 'server',
                  'protocol', 'protocol_connected', 'buffered', 'data_received', 'buffer',
@@ -364,6 +368,7 @@ class SocketStream(Runnable):
         # Set when only the fd is kept (see keep_fd_only): what the socket object is made of.
         self.sock_family = 0
         self.sock_proto = 0
+        self.peer_ipv4 = 0  # the peer address accept() gave, if IPv4 (see set_peername)
         self.recv_view = loop._shared_recv_view()
         self.large_reads_left = 0
         # Protocol callbacks of reading and writing run in a context of their own, copied from

@@ -13,7 +13,7 @@ import warnings
 
 import pytest
 
-from test_streams_tcp import Recorder, Served, run, tcp_pair
+from test_streams_tcp import Recorder, Served, has_ipv6_loopback, run, tcp_pair
 
 
 def assert_fd_refused(loop, fd):
@@ -349,3 +349,54 @@ def test_sendfile_on_an_accepted_connection(loop, tmp_path):
         await serving.close()
 
     run(loop, main(), timeout=20)
+
+
+# The peer address accept() gave: an IPv4 one packed in a C field of the stream, others kept as
+# they are. Either is given back as accept() gave it, also after the socket closed.
+
+def peer_families():
+    families = [('127.0.0.1', socket.AF_INET)]
+    if has_ipv6_loopback():
+        families.append(('::1', socket.AF_INET6))
+    return families
+
+
+@pytest.mark.parametrize('host, family', peer_families())
+def test_peername_of_an_accepted_connection(loop, host, family):
+    async def main():
+        served = Served()
+        server = await loop.create_server(served, host, 0)
+        port = server.sockets[0].getsockname()[1]
+        with socket.socket(family) as client:
+            client.connect((host, port))
+            while not served:
+                await asyncio.sleep(0)
+            transport = await served[0].made
+            assert transport.get_extra_info('peername') == client.getsockname()
+            transport.close()
+            await served[0].lost
+            assert transport.get_extra_info('peername') == client.getsockname()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_peername_of_an_accepted_unix_connection(loop, tmp_path):
+    async def main():
+        served = Served()
+        path = str(tmp_path / 'peer.sock')
+        server = await loop.create_unix_server(served, path)
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(path)
+            while not served:
+                await asyncio.sleep(0)
+            transport = await served[0].made
+            assert transport.get_extra_info('peername') == ''
+            assert transport.get_extra_info('sockname') == path
+        transport.close()
+        await served[0].lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
