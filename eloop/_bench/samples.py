@@ -125,19 +125,31 @@ def _load_figures(server, run_load, settings):
                           'server_cpu_seconds': server_cpu},
               'label': server.label}
     if stats_before is not None:
-        per_request = {key: (stats_after[key] - stats_before[key]) / requests
-                       for key in LOOP_SYSCALLS + LOOP_EAGAIN}
-        sample['metrics']['syscalls_per_req'] = sum(per_request[key] for key in LOOP_SYSCALLS)
-        sample['loop_syscalls_per_req'] = per_request
+        _add_loop_syscalls(sample, stats_before, stats_after, requests)
     if settings.strace:
-        with strace.Attached(server.pid) as tracer:
-            traced_requests, _ = run_load()
-            counts = tracer.counts()
-        if traced_requests:
-            sample['metrics']['strace_syscalls_per_req'] = counts['total'] / traced_requests
-            sample['strace_syscalls_per_req'] = {name: calls / traced_requests
-                                                 for name, calls in counts.items()}
+        _add_strace_syscalls(sample, server, run_load)
     return sample
+
+
+def _add_loop_syscalls(sample, before, after, requests):
+    """The syscalls that the server's loop counted between two stats(), per request."""
+    if not all(key in after for key in LOOP_SYSCALLS + LOOP_EAGAIN):
+        return  # a loop with stats() of its own kind: nothing comparable
+    per_request = {key: (after[key] - before[key]) / requests
+                   for key in LOOP_SYSCALLS + LOOP_EAGAIN}
+    sample['metrics']['syscalls_per_req'] = sum(per_request[key] for key in LOOP_SYSCALLS)
+    sample['loop_syscalls_per_req'] = per_request
+
+
+def _add_strace_syscalls(sample, server, run_load):
+    """Every syscall of the server per request, counted by strace over a load of its own."""
+    with strace.Attached(server.pid) as tracer:
+        requests, _ = run_load()
+        counts = tracer.counts()
+    if requests:
+        sample['metrics']['strace_syscalls_per_req'] = counts['total'] / requests
+        sample['strace_syscalls_per_req'] = {name: calls / requests
+                                             for name, calls in counts.items()}
 
 
 def _echo(workload, loop, settings):
