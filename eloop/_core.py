@@ -741,14 +741,15 @@ class LoopCore:
         poller = self._poller
         proactor = self._proactor
         polls = self._n_iterations - self._n_skipped_polls
+        epoll_wait_calls = poller.waiter.n_calls  # None: one call per poll
         return {
             'iterations': self._n_iterations,
             'callbacks': self._n_iterations + self._n_extra_callbacks,
             'polls': polls,
             'poll_events': poller.n_events,
-            # The system calls of the loop's own I/O: one epoll_wait per poll, epoll_ctl, and
-            # the receive and send calls of its stream transports.
-            'epoll_wait': polls,
+            # The system calls of the loop's own I/O: epoll_wait, epoll_ctl, and the receive and
+            # send calls of its stream transports.
+            'epoll_wait': polls if epoll_wait_calls is None else epoll_wait_calls,
             'epoll_ctl': poller.n_ctl,
             'recv_calls': poller.n_recv,
             'recv_eagain': poller.n_recv_eagain,

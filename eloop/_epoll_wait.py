@@ -12,6 +12,10 @@ whichever is imported.
 class EpollWaiter:
     __slots__ = ('wait',)
 
+    # The epoll_wait calls made: not counted here, where each wait is one call (see
+    # LoopCore.stats); compiled, a wait that finds nothing ready at once makes two.
+    n_calls = None
+
     def __init__(self, epoll):
         # The bound C method itself, so that plain Python pays no extra call to reach it.
         self.wait = epoll.poll

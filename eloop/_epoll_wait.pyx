@@ -33,6 +33,7 @@ cdef class EpollWaiter:
         self._epfd = epoll.fileno()
         self._events = NULL
         self._capacity = 0
+        self.n_calls = 0
         self._reserve(_FIRST_CAPACITY)
 
     def __dealloc__(self):
@@ -61,7 +62,9 @@ cdef class EpollWaiter:
         # already, and releasing and taking back the GIL costs more than this call. Only when
         # nothing is ready and the wait may block is the GIL released.
         n = epoll_wait(self._epfd, self._events, self._capacity, 0)
+        self.n_calls += 1
         if n == 0 and ms != 0:
+            self.n_calls += 1
             with nogil:
                 n = epoll_wait(self._epfd, self._events, self._capacity, ms)
         if n < 0:

@@ -66,6 +66,21 @@ def test_a_new_loop_has_made_no_recv_or_send(loop):
     assert stats['epoll_wait'] == stats['polls']
 
 
+def test_a_wait_for_a_timer_counts_each_epoll_wait_call(loop, run):
+    """Sleeping polls with a timeout and nothing ready: plain Python makes one epoll_wait call
+    per poll; compiled, the poller first looks without waiting, so such a poll makes two."""
+    before = loop.stats()
+    run(asyncio.sleep(0.01))
+    after = loop.stats()
+    polls = after['polls'] - before['polls']
+    calls = after['epoll_wait'] - before['epoll_wait']
+    assert polls >= 1
+    if loop._poller.waiter.n_calls is None:  # plain Python: select.epoll.poll, one call a poll
+        assert calls == polls
+    else:
+        assert polls < calls <= 2 * polls
+
+
 def test_echo_round_trip_counts_one_send_and_one_recv_each_way(loop, run, connected):
     _, client = connected
     before = loop.stats()
