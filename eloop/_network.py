@@ -144,12 +144,12 @@ class NetworkMixin:
 
     def _socket_transports(self):
         """This loop's socket transports: those reading, found as their fd's reader (their
-        stream), and the others, in loop._transports (see SocketStream.start_reading)."""
+        stream), and those in loop._transports (see SocketStream.listed); each once."""
         readers = [watch.reader for watch in list(self._poller._watches.values())]
-        transports = [reader.transport for reader in readers if type(reader) is SocketStream]
-        transports += [transport for transport in list(self._transports.values())
-                       if isinstance(transport, SocketTransport)]
-        return transports
+        transports = {reader.transport for reader in readers if type(reader) is SocketStream}
+        transports.update(transport for transport in list(self._transports.values())
+                          if isinstance(transport, SocketTransport))
+        return list(transports)
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
         self._ensure_fd_no_transport(sock.fileno())

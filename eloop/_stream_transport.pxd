@@ -53,7 +53,8 @@ cdef class SocketStream(Runnable):
     cdef public unsigned short sock_family
     cdef public unsigned short sock_proto
     cdef public unsigned int registration
-    cdef public int large_reads_left
+    cdef public unsigned short large_reads_left
+    cdef public unsigned short listed  # a flag, in the 2 bytes beside the counter
     cdef public bint reading_parked
     cdef public bint writing_parked
     cdef public bint protocol_connected

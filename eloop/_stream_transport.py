@@ -202,8 +202,9 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         if server is not None:
             stream.server = server
             server._attach(self)
-        # Until reading starts the loop finds the transport here (see SocketStream.start_reading).
+        # Until reading starts the loop finds the transport here (see SocketStream.listed).
         loop._transports[stream.fd] = self
+        stream.listed = True
         set_nodelay(sock)
 
         # connection_made(), then reading, in one callback: a server accepting a burst of
@@ -352,7 +353,7 @@ class SocketStream(Runnable):
     _source_traceback = None
 
     __slots__ = ('transport', 'loop', 'poller', 'sock', 'sock_family', 'sock_proto', 'peer_ipv4',
-                 'fd', 'recv_view', 'large_reads_left', 'context',
+                 'fd', 'recv_view', 'large_reads_left', 'listed', 'context',
                  'write_waiter', 'reading_parked', 'writing_parked', 'registration',
                  'read_iteration', 'server',
                  'protocol', 'protocol_connected', 'buffered', 'data_received', 'buffer',
@@ -371,6 +372,13 @@ class SocketStream(Runnable):
         self.peer_ipv4 = 0  # the peer address accept() gave, if IPv4 (see set_peername)
         self.recv_view = loop._shared_recv_view()
         self.large_reads_left = 0
+        # The loop finds an open transport of a stream as its fd's reader (the stream, parked
+        # on the poller) or in loop._transports, by weak reference: `listed`. An idle connection
+        # that reads is not listed (the entry would be a seventh of its memory): the entry made
+        # with the transport goes when reading first starts (connection_start). A stream that goes
+        # off the poller later (paused, at EOF, flushing before it closes) is listed again, and
+        # stays listed: flow control's pauses and resumes do not pay for the entry each time.
+        self.listed = False
         # Protocol callbacks of reading and writing run in a context of their own, copied from
         # where the transport was made, as asyncio's reader and writer handles do.
         self.context = contextvars.copy_context()
@@ -428,6 +436,11 @@ class SocketStream(Runnable):
             self.protocol.connection_made(self.transport)
         finally:
             self.start_reading()
+            if self.reading_parked:
+                # Parked, the stream is the fd's reader, which is where the loop finds its
+                # transport (see listed).
+                self.loop._transports.pop(self.fd, None)
+                self.listed = False
 
     def set_protocol(self, protocol):
         self.protocol = protocol
@@ -468,20 +481,16 @@ class SocketStream(Runnable):
             return
         self.reading_parked = True
         self.registration = self.poller.park_reader(self.fd, self, None, self.registration)
-        # Parked, the stream is the fd's reader, which is where the loop finds its transport
-        # (the fd-in-use check of add_reader & co., a server's clients): the weak entry in
-        # loop._transports would cost a seventh of an idle connection's memory.
-        self.loop._transports.pop(self.fd, None)
 
     def stop_reading(self):
         if self.reading_parked:
             self.reading_parked = False
             self.poller.unpark_reader(self.fd, self)
-            if not self.conn_lost:
+            if not self.conn_lost and not self.listed:
                 # Still open, off the poller (paused, at EOF, flushing before it closes): the
-                # loop finds the transport in loop._transports again, by weak reference, so that
-                # a transport its user dropped is still collected.
+                # loop must find the transport in loop._transports again (see listed).
                 self.loop._transports[self.fd] = self.transport
+                self.listed = True
 
     def on_readable(self):
         """The fd is readable: read and deliver within this event's budget."""
