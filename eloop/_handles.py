@@ -7,7 +7,7 @@ own types, so that Cython can compile them to C structs with C-level `_run` call
 
 import sys
 from asyncio import format_helpers
-from contextvars import copy_context
+from contextvars import Context, copy_context
 
 try:
     import cython
@@ -45,16 +45,31 @@ class Runnable:
         raise NotImplementedError
 
 
-def init_handle(handle, callback, args, loop, context, debug, oneshot=False):
+def _in_empty_context():
+    """Whether no context variable is set in the current context. Compiled, the thread's
+    current context is read without copying it (NULL: no context made or entered yet)."""
+    if _COMPILED:
+        current = PyThreadState_Get().context
+        return current == cython.NULL or len(cython.cast(object, current)) == 0
+    return len(copy_context()) == 0
+
+
+def init_handle(handle, callback, args, loop, context, debug, oneshot=False, waits=False):
     """Fill in a handle made by Handle.__new__ and return it: Handle() without the constructor
     call, which the loop's hot paths avoid (compiled, this is a C function that takes the loop's
     debug flag as a C int). The one body behind Handle() and the loop's handles.
 
-    `oneshot` makes a one-shot handle (see Handle) when compiled and not in debug mode.
+    `oneshot` makes a one-shot handle (see Handle) when compiled and not in debug mode. `waits`
+    says it is a timer: see below.
     """
-    if context is None:
+    if context is None and not (waits and oneshot and _COMPILED and not debug
+                                and _in_empty_context()):
         # (Compiled, the C function that contextvars.copy_context calls.)
         context = PyContext_CopyCurrent() if _COMPILED else copy_context()
+    # None: a one-shot timer made in an empty context, which it would copy for nothing. It runs
+    # in a new empty context, made when it runs (or when get_context() asks). Timers wait, many
+    # at once: that is an object less per pending timer, and for the GC to count (see Handle).
+    # A call_soon handle runs within the iteration, where the copy costs less than the test.
     handle._context = context
     handle._loop = loop
     handle._callback = callback
@@ -76,7 +91,7 @@ def init_handle(handle, callback, args, loop, context, debug, oneshot=False):
 
 def init_timer(timer, when, callback, args, loop, context, debug, oneshot=False):
     """Fill in a timer made by TimerHandle.__new__ and return it (see init_handle)."""
-    init_handle(timer, callback, args, loop, context, debug, oneshot)
+    init_handle(timer, callback, args, loop, context, debug, oneshot, True)
     # `_when` is the caller's value, returned by when() as asyncio returns it (call_at(5) gives
     # 5, not 5.0); `_due` is the same time as a float (a C double compiled), the heap's key.
     timer._when = when
@@ -104,7 +119,8 @@ class Handle(Runnable):
     one-shot: they drop their callback, arguments and context once run or cancelled, or when their
     loop is closed. So the repr of such a handle that has run names no callback, and its
     get_context() is None, as after cancel(). (In plain Python and in debug mode, handles are
-    asyncio's in every respect.)
+    asyncio's in every respect.) A one-shot timer made in an empty context makes the (empty)
+    context it runs in when it runs, or when get_context() first asks for it, not at once.
 
     Why: while their loop runs, the loop hides them from the cyclic GC, whose passes over
     the many short-lived handles of a busy loop cost more than running them (rloop's handles are
@@ -145,6 +161,10 @@ class Handle(Runnable):
         return '<{}>'.format(' '.join(self._repr_info()))
 
     def get_context(self):
+        if self._context is None and self._callback is not None:
+            # A pending one-shot handle made in an empty context: the context it will run in is
+            # made now (see init_handle).
+            self._context = PyContext_New() if _COMPILED else Context()
         return self._context
 
     def cancel(self):
@@ -166,11 +186,14 @@ class Handle(Runnable):
             if _COMPILED:
                 # What Context.run does, without making a bound method and a tuple of its
                 # arguments at each call (PyContext_Enter/Exit are cimported in _handles.pxd).
-                PyContext_Enter(self._context)
+                context = self._context
+                if context is None:  # made in an empty context (see init_handle)
+                    context = PyContext_New()
+                PyContext_Enter(context)
                 try:
                     self._callback(*self._args)
                 finally:
-                    PyContext_Exit(self._context)
+                    PyContext_Exit(context)
             elif self._args:
                 self._context.run(self._callback, *self._args)
             else:  # the common case, called without building an argument tuple for *args

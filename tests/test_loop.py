@@ -258,6 +258,42 @@ def test_callbacks_run_in_a_copy_of_the_scheduling_context(loop):
     assert seen == ['at scheduling', 'default']
 
 
+def test_callbacks_scheduled_in_an_empty_context_each_run_in_one_of_their_own(loop):
+    """Nothing to copy from an empty context (eloop then makes the callback's context when it
+    runs): what a callback sets is still seen neither by the next one nor by the scheduler."""
+    seen = []
+
+    def schedule():
+        loop.call_soon(lambda: (seen.append(VAR.get()), VAR.set('changed by callback')))
+        loop.call_later(0, lambda: (seen.append(VAR.get()), VAR.set('changed by timer')))
+        loop.call_soon(lambda: seen.append(VAR.get()))
+    scheduling_context = contextvars.Context()
+    scheduling_context.run(schedule)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert seen == ['default', 'default', 'default']
+    assert VAR not in scheduling_context
+
+
+@pytest.mark.parametrize('schedule', ['call_soon', 'call_later'])
+def test_get_context_of_a_handle_made_in_an_empty_context(loop, schedule):
+    """get_context() gives the context the callback runs in, before it runs."""
+    def callback():
+        VAR.set('set by callback')
+
+    def make_handle():
+        if schedule == 'call_soon':
+            return loop.call_soon(callback)
+        return loop.call_later(0, callback)
+    handle = contextvars.Context().run(make_handle)
+    other = contextvars.Context().run(make_handle)
+    context = handle.get_context()
+    assert isinstance(context, contextvars.Context) and len(context) == 0
+    assert handle.get_context() is context
+    assert other.get_context() is not context
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert context[VAR] == 'set by callback'
+
+
 # -- handles --------------------------------------------------------------------------------
 
 def callback_for_repr(*args):
