@@ -290,6 +290,8 @@ class BufferedEcho(asyncio.BufferedProtocol):
 
     def eof_received(self):
         self.transport.write_eof()  # (a shutdown of the socket)
+        # Then closed, flushed first: from Python 3.12 the server's wait_closed() waits for it.
+        self.transport.close()
         return True
 
 
