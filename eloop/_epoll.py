@@ -154,6 +154,11 @@ class EpollPoller:
         watch = self._watches.get(fd)
         return None if watch is None else _unwrap(watch.writer)
 
+    def readers(self):
+        """The read waiters of all watched fds (as get_reader gives them)."""
+        return [_unwrap(watch.reader) for watch in list(self._watches.values())
+                if watch.reader is not None]
+
     def has_fd(self, fd):
         return fd in self._watches
 

@@ -145,8 +145,8 @@ class NetworkMixin:
     def _socket_transports(self):
         """This loop's socket transports: those reading, found as their fd's reader (their
         stream), and those in loop._transports (see SocketStream.listed); each once."""
-        readers = [watch.reader for watch in list(self._poller._watches.values())]
-        transports = {reader.transport for reader in readers if type(reader) is SocketStream}
+        transports = {reader.transport for reader in self._poller.readers()
+                      if type(reader) is SocketStream}
         transports.update(transport for transport in list(self._transports.values())
                           if isinstance(transport, SocketTransport))
         return list(transports)
