@@ -21,6 +21,7 @@ cdef class EpollWaiter:
     cdef int _epfd
     cdef epoll_event *_events
     cdef int _capacity
+    cdef bint _look_first
     cdef public unsigned long long n_calls
 
     cdef int _reserve(self, int capacity) except -1

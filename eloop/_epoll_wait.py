@@ -13,7 +13,7 @@ class EpollWaiter:
     __slots__ = ('wait',)
 
     # The epoll_wait calls made: not counted here, where each wait is one call (see
-    # LoopCore.stats); compiled, a wait that finds nothing ready at once makes two.
+    # LoopCore.stats); compiled, a busy loop's wait that finds nothing ready at once makes two.
     n_calls = None
 
     def __init__(self, epoll):

@@ -6,8 +6,9 @@
 the ready fds as (fd, events) pairs. What it saves per call is what the loop pays at every
 iteration that polls: poll's argument parsing and its buffer allocated afresh, a list built even
 when nothing is ready (an empty tuple is returned then), and the release of the GIL around a wait
-that cannot block: it first looks without waiting, and only if nothing is ready waits with the GIL
-released. Its buffer starts at 256 events and doubles, up to 8192, each
+that cannot block: while the loop is busy it first looks without waiting, and only if nothing is
+ready waits with the GIL released; once a look found nothing, it waits at once (a syscall less per
+wake-up of a loop that waits for its peers) until a wait reports several fds. Its buffer starts at 256 events and doubles, up to 8192, each
 time a wait fills it.
 
 This is the only module of eloop written in Cython proper: the kernel interface needs a C array
@@ -34,6 +35,7 @@ cdef class EpollWaiter:
         self._events = NULL
         self._capacity = 0
         self.n_calls = 0
+        self._look_first = True
         self._reserve(_FIRST_CAPACITY)
 
     def __dealloc__(self):
@@ -58,15 +60,24 @@ cdef class EpollWaiter:
             ms = _MAX_TIMEOUT_MS
         else:
             ms = <int>ceil(timeout * 1000.0)
-        # A look without waiting first, holding the GIL: in a busy loop events are often there
-        # already, and releasing and taking back the GIL costs more than this call. Only when
-        # nothing is ready and the wait may block is the GIL released.
-        n = epoll_wait(self._epfd, self._events, self._capacity, 0)
-        self.n_calls += 1
-        if n == 0 and ms != 0:
+        if ms == 0 or self._look_first:
+            # A look without waiting first, holding the GIL: in a busy loop events are often
+            # there already, and releasing and taking back the GIL costs more than this call.
+            n = epoll_wait(self._epfd, self._events, self._capacity, 0)
+            self.n_calls += 1
+            if n == 0 and ms != 0:
+                # Nothing was there: the loop is waiting for its peers, one event at a time. A
+                # look first would be a second syscall per wake-up: wait at once from now on.
+                self._look_first = False
+                self.n_calls += 1
+                with nogil:
+                    n = epoll_wait(self._epfd, self._events, self._capacity, ms)
+        else:
             self.n_calls += 1
             with nogil:
                 n = epoll_wait(self._epfd, self._events, self._capacity, ms)
+            # Several fds at once: the loop is busy again, and looks first.
+            self._look_first = n > 1
         if n < 0:
             if errno == EINTR:
                 # A signal: run its Python handler (which may raise); the loop's next iteration

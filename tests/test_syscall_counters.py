@@ -66,19 +66,32 @@ def test_a_new_loop_has_made_no_recv_or_send(loop):
     assert stats['epoll_wait'] == stats['polls']
 
 
-def test_a_wait_for_a_timer_counts_each_epoll_wait_call(loop, run):
-    """Sleeping polls with a timeout and nothing ready: plain Python makes one epoll_wait call
-    per poll; compiled, the poller first looks without waiting, so such a poll makes two."""
+def sleep_counting_epoll_waits(loop, run):
+    """(polls, epoll_wait calls) of the loop over a short sleep."""
     before = loop.stats()
     run(asyncio.sleep(0.01))
     after = loop.stats()
-    polls = after['polls'] - before['polls']
-    calls = after['epoll_wait'] - before['epoll_wait']
+    return after['polls'] - before['polls'], after['epoll_wait'] - before['epoll_wait']
+
+
+def test_a_wait_for_a_timer_counts_each_epoll_wait_call(loop, run):
+    """Sleeping polls with a timeout and nothing ready: plain Python makes one epoll_wait call
+    per poll; compiled, a busy poller first looks without waiting, so such a poll makes two."""
+    polls, calls = sleep_counting_epoll_waits(loop, run)
     assert polls >= 1
     if loop._poller.waiter.n_calls is None:  # plain Python: select.epoll.poll, one call a poll
         assert calls == polls
     else:
-        assert polls < calls <= 2 * polls
+        assert polls <= calls <= 2 * polls
+
+
+def test_a_loop_that_waits_makes_one_epoll_wait_call_per_poll(loop, run):
+    """Once a look found nothing ready, the poller waits at once: a loop that waits for its
+    peers (or its timers) pays one syscall per wake-up, not a look and then a wait."""
+    sleep_counting_epoll_waits(loop, run)
+    polls, calls = sleep_counting_epoll_waits(loop, run)
+    assert polls >= 1
+    assert calls == polls
 
 
 def test_echo_round_trip_counts_one_send_and_one_recv_each_way(loop, run, connected):
