@@ -1,4 +1,4 @@
-"""Socket I/O at the kernel boundary: receive bytes, send bytes, EAGAIN as a value.
+"""Socket I/O at the kernel boundary: receive bytes, send bytes, accept, EAGAIN as a value.
 
 This is the plain-Python twin of `_sockio.pyx`, which does the same with the system calls made
 directly: holding the GIL, as a non-blocking call never waits (the socket module releases and
@@ -6,6 +6,8 @@ takes it again around every call), with no argument parsing, into a C buffer, an
 a return value rather than an exception. Both pass the same tests; eloop imports the compiled
 one where it is built, and this one under ELOOP_PURE=1 or where nothing is compiled.
 """
+
+import socket
 
 
 def recv_bytes(sock, fd, view):
@@ -34,3 +36,35 @@ def send_bytes(sock, fd, data):
         return sock.send(data)
     except (BlockingIOError, InterruptedError):
         return 0
+
+
+def accept_connection(sock, fd):
+    """A connection accepted on the listening socket sock (whose fd is `fd`): (the connection,
+    the peer's address as socket.accept() gives it), None if none is queued (EAGAIN). Errors
+    are socket.accept()'s OSErrors.
+
+    The connection is non-blocking and close-on-exec. Here it is a socket object: plain Python
+    reads and writes through it. Compiled, a connection of AF_INET, AF_INET6 or AF_UNIX is its
+    fd alone, an int: accept4 makes it, and no socket object is made until something needs one
+    (see SocketStream.socket_object); one of another family is a socket object there too, and
+    so is one accepted through the accept() of a socket class that has its own (which is called,
+    as asyncio calls it).
+    """
+    try:
+        conn, address = sock.accept()
+    except (BlockingIOError, InterruptedError):
+        return None
+    conn.setblocking(False)
+    return conn, address
+
+
+def local_address(sock, fd):
+    """The address sock (whose fd is `fd`) is bound to, as sock.getsockname() gives it.
+    (Compiled, read from the fd, where sock may be None.)"""
+    return sock.getsockname()
+
+
+def set_tcp_nodelay(sock, fd):
+    """Disable Nagle's algorithm on the TCP socket sock, whose fd is `fd` (compiled, set on the
+    fd, where sock may be None). OSError if the socket says no."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

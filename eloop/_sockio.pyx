@@ -8,6 +8,9 @@ object of their exact size, whereas the socket module has to give Python a buffe
 large reads recv_new_bytes receives straight into a bytes object and shrinks it (one copy).
 EAGAIN is a return value, not an exception to create and catch. EINTR is retried after running
 the signal handlers, as the socket module does (PEP 475).
+
+A connection is accepted with accept4 as its fd alone, non-blocking and close-on-exec, with the
+peer's address decoded here as the socket module does: no socket object is made and checked.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
@@ -17,17 +20,63 @@ from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.errno cimport EAGAIN, EINTR, errno
+from libc.string cimport memset
+from posix.unistd cimport close as c_close
+
+import socket
 
 cdef extern from "Python.h":
     int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
+    object PyUnicode_DecodeFSDefaultAndSize(const char *text, Py_ssize_t size)
+
+cdef extern from "<string.h>" nogil:
+    size_t strnlen(const char *text, size_t limit)
 
 cdef extern from "<errno.h>":
     int EWOULDBLOCK
 
 cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    ctypedef unsigned short sa_family_t
+    struct sockaddr:
+        sa_family_t sa_family
+    struct sockaddr_storage:
+        sa_family_t ss_family
     ssize_t c_recv "recv"(int fd, void *buf, size_t size, int flags)
     ssize_t c_send "send"(int fd, const void *buf, size_t size, int flags)
-    int MSG_NOSIGNAL
+    int c_accept4 "accept4"(int fd, sockaddr *address, socklen_t *length, int flags)
+    int c_getsockname "getsockname"(int fd, sockaddr *address, socklen_t *length)
+    int c_setsockopt "setsockopt"(int fd, int level, int name, const void *value,
+                                  socklen_t length)
+    int MSG_NOSIGNAL, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_STREAM, AF_INET, AF_INET6, AF_UNIX
+
+cdef extern from "<netinet/in.h>" nogil:
+    struct in_addr:
+        pass
+    struct in6_addr:
+        pass
+    struct sockaddr_in:
+        unsigned short sin_port
+        in_addr sin_addr
+    struct sockaddr_in6:
+        unsigned short sin6_port
+        unsigned int sin6_flowinfo
+        in6_addr sin6_addr
+        unsigned int sin6_scope_id
+    unsigned short ntohs(unsigned short)
+    unsigned int ntohl(unsigned int)
+    int IPPROTO_TCP
+    int INET6_ADDRSTRLEN
+
+cdef extern from "<netinet/tcp.h>" nogil:
+    int TCP_NODELAY
+
+cdef extern from "<arpa/inet.h>" nogil:
+    const char *inet_ntop(int family, const void *source, char *text, socklen_t size)
+
+cdef extern from "<sys/un.h>" nogil:
+    struct sockaddr_un:
+        char sun_path[108]
 
 # What one recv may receive: the size of the loop's read buffer. Only the thread holding the
 # GIL uses this buffer, and only between a recv and the copy that follows it.
@@ -112,3 +161,116 @@ cdef Py_ssize_t _send(int fd, const char *buf, Py_ssize_t size) except -1:
         if _would_block(errno):
             return 0
         PyErr_SetFromErrno(OSError)  # raises
+
+
+# -- accepting ----------------------------------------------------------------------------------
+
+cdef object _SOCKET = socket.socket
+cdef object _SOCKET_ACCEPT = socket.socket.accept
+
+
+cpdef object accept_connection(object sock, int fd):
+    # accept4 makes the connection non-blocking and close-on-exec in the one call: no socket
+    # object (whose making checks the fd with a getsockname) and no ioctl to make it non-blocking.
+    cdef sockaddr_storage address
+    cdef socklen_t length
+    cdef int conn
+    cdef object peer
+    if type(sock) is not _SOCKET and type(sock).accept is not _SOCKET_ACCEPT:
+        # A socket class with an accept() of its own: it is called, as asyncio calls it.
+        return _accept_through(sock)
+    while True:
+        length = sizeof(address)
+        memset(&address, 0, sizeof(address))  # (a Unix peer without a name leaves sun_path unset)
+        conn = c_accept4(fd, <sockaddr *>&address, &length, SOCK_NONBLOCK | SOCK_CLOEXEC)
+        if conn >= 0:
+            break
+        if errno == EINTR:
+            PyErr_CheckSignals()  # raises what a signal handler raised
+            continue
+        if _would_block(errno):
+            return None
+        PyErr_SetFromErrno(OSError)  # raises
+    family = address.ss_family
+    if family != AF_INET and family != AF_INET6 and family != AF_UNIX:
+        # A family whose addresses only the socket module reads: a socket object for it.
+        return _socket_object_of(sock, conn)
+    try:
+        peer = _address(<sockaddr *>&address, length)
+    except BaseException:
+        c_close(conn)
+        raise
+    return conn, peer
+
+
+cdef object _accept_through(object sock):
+    try:
+        conn, address = sock.accept()
+    except (BlockingIOError, InterruptedError):
+        return None
+    conn.setblocking(False)
+    return conn, address
+
+
+cdef object _socket_object_of(object sock, int conn):
+    try:
+        # The fd is non-blocking already: SOCK_NONBLOCK only tells the object so.
+        connection = socket.socket(sock.family, sock.type | socket.SOCK_NONBLOCK, sock.proto, conn)
+    except BaseException:
+        c_close(conn)
+        raise
+    try:
+        return connection, connection.getpeername()
+    except BaseException:
+        connection.close()
+        raise
+
+
+cpdef object local_address(object sock, int fd):
+    cdef sockaddr_storage address
+    cdef socklen_t length = sizeof(address)
+    memset(&address, 0, sizeof(address))
+    if c_getsockname(fd, <sockaddr *>&address, &length) < 0:
+        PyErr_SetFromErrno(OSError)  # raises
+    family = address.ss_family
+    if family != AF_INET and family != AF_INET6 and family != AF_UNIX:
+        # (Not reached by the loop: a connection of another family keeps its socket object.)
+        return sock.getsockname()
+    return _address(<sockaddr *>&address, length)
+
+
+cpdef set_tcp_nodelay(object sock, int fd):
+    cdef int on = 1
+    if c_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0:
+        PyErr_SetFromErrno(OSError)  # raises
+
+
+cdef object _address(sockaddr *address, socklen_t length):
+    """A socket address as the socket module gives it (makesockaddr in socketmodule.c)."""
+    cdef char text[64]  # INET6_ADDRSTRLEN (46) and more
+    cdef sockaddr_in *ipv4
+    cdef sockaddr_in6 *ipv6
+    cdef sockaddr_un *unix
+    cdef Py_ssize_t path_length
+    if length == 0:
+        return None  # no address
+    if address.sa_family == AF_INET:
+        ipv4 = <sockaddr_in *>address
+        if inet_ntop(AF_INET, &ipv4.sin_addr, text, sizeof(text)) == NULL:
+            PyErr_SetFromErrno(OSError)
+        return (<char *>text).decode('ascii'), ntohs(ipv4.sin_port)
+    if address.sa_family == AF_INET6:
+        ipv6 = <sockaddr_in6 *>address
+        if inet_ntop(AF_INET6, &ipv6.sin6_addr, text, sizeof(text)) == NULL:
+            PyErr_SetFromErrno(OSError)
+        return ((<char *>text).decode('ascii'), ntohs(ipv6.sin6_port), ntohl(ipv6.sin6_flowinfo),
+                ipv6.sin6_scope_id)
+    # AF_UNIX: a name in Linux's abstract namespace (a NUL first) is bytes, all of them; a path
+    # is a str, up to its NUL; no name at all is ''.
+    unix = <sockaddr_un *>address
+    path_length = <Py_ssize_t>length - (<char *>unix.sun_path - <char *>address)
+    if path_length > 0 and unix.sun_path[0] == 0:
+        return unix.sun_path[:path_length]
+    if path_length < 0:
+        path_length = 0
+    return PyUnicode_DecodeFSDefaultAndSize(unix.sun_path, strnlen(unix.sun_path, path_length))
