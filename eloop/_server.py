@@ -2,14 +2,19 @@
 
 An `_Acceptor` is a persistent reader of a listening socket: when the fd is readable the loop runs
 it and it accepts up to `backlog` connections, at most 128 (the budget of one event), making a
-transport and a protocol for each. Running out of fds or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) is reported to
-the exception handler and accepting pauses for a second, as in asyncio: a loop that spins on a
-socket it cannot accept from, or dies of it, serves nobody.
+transport and a protocol for each. Compiled, a TCP or Unix connection is accepted as its fd
+alone (accept4, in C: see _sockio.accept_connection), and its transport is made over the fd: no
+socket object is made unless something asks for one.
+
+Running out of fds or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) is reported to the exception
+handler and accepting pauses for a second, as in asyncio: a loop that spins on a socket it
+cannot accept from, or dies of it, serves nobody.
 """
 
 import contextvars
 import errno
 import functools
+import os
 import sys
 
 from asyncio import constants
@@ -19,8 +24,9 @@ from asyncio import tasks
 from asyncio import trsock
 from asyncio.log import logger
 
+from . import _sockio
 from ._fd_transport import requeue_in_edge_mode
-from ._stream_transport import Waiter
+from ._stream_transport import SocketTransport, Waiter, socket_over_fd
 
 # Errors of accept() that mean "not now": the process or system is out of a resource.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -236,15 +242,16 @@ class Acceptor:
             if not self.parked:
                 return
             try:
-                conn, addr = self.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                self.loop._poller.readable_exhausted(self.fd)
-                return
+                accepted = _sockio.accept_connection(self.sock, self.fd)
             except OSError as exc:
                 if exc.errno in _CONNECTION_ERRNOS:
                     continue
                 self._pause(exc)
                 return
+            if accepted is None:  # EAGAIN
+                self.loop._poller.readable_exhausted(self.fd)
+                return
+            conn, addr = accepted
             if self.loop._debug:
                 logger.debug('%r got a new connection from %r: %r', self.server, addr, conn)
             self._serve(conn, addr)
@@ -268,13 +275,16 @@ class Acceptor:
         self.retry_timer = self.loop.call_later(constants.ACCEPT_RETRY_DELAY, self.start)
 
     def _serve(self, conn, addr):
-        """Make the transport and protocol of an accepted connection."""
+        """Make the transport and protocol of an accepted connection: `conn` is its socket, or
+        its fd alone (see _sockio.accept_connection)."""
         loop = self.loop
         protocol = transport = None
         try:
-            conn.setblocking(False)
             protocol = self.protocol_factory()
             if self.sslcontext:
+                if type(conn) is int:
+                    # TLS runs over the socket object: it is made at once.
+                    conn = socket_over_fd(conn, self.family, self.proto)
                 waiter = loop.create_future()
                 transport = loop._make_ssl_transport(
                     conn, protocol, self.sslcontext, waiter, server_side=True,
@@ -286,17 +296,29 @@ class Acceptor:
             else:
                 # Not extra={'peername': addr}: the transport makes its extra info when first
                 # asked (see SocketTransport._extra_info), a dict less per connection.
-                transport = loop._make_socket_transport(conn, protocol, server=self.server)
+                if type(conn) is int:
+                    loop._ensure_fd_no_transport(conn)
+                    transport = SocketTransport(loop, conn, protocol, server=self.server,
+                                                family=self.family, proto=self.proto)
+                else:
+                    transport = loop._make_socket_transport(conn, protocol, server=self.server)
                 transport.set_peername(addr)
-                transport._stream.keep_fd_only(self.family, self.proto)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             if transport is None:
-                conn.close()
+                _close_connection(conn)
             else:
                 transport.close()
             _report_failed_connection(loop, exc, protocol, transport)
+
+
+def _close_connection(conn):
+    """Close an accepted connection no transport took: its socket, or its fd alone."""
+    if type(conn) is int:
+        os.close(conn)
+    else:
+        conn.close()
 
 
 def _on_handshake_done(loop, protocol, transport, waiter):

@@ -106,7 +106,7 @@ cdef class SocketStream(Runnable):
     cpdef force_close(self, exc)
     cpdef call_connection_lost(self, exc)
     cpdef detach_from_server(self)
-    cpdef keep_fd_only(self, unsigned short family, unsigned short proto)
     cpdef socket_object(self)
     cpdef bint released(self)
     cpdef release_socket(self)
+    cdef keep_local_address(self)

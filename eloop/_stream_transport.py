@@ -38,6 +38,7 @@ from asyncio import constants
 from asyncio import futures
 from asyncio import protocols
 from asyncio import transports
+from asyncio import trsock
 from asyncio.log import logger
 
 from . import _sockio
@@ -73,14 +74,36 @@ _SHORT = -1
 _STOP = 0
 
 
-def set_nodelay(sock):
-    """Disable Nagle's algorithm on a TCP socket: small writes leave at once, as in asyncio."""
-    if (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM
-            and sock.proto in (0, socket.IPPROTO_TCP)):
+def set_nodelay(stream):
+    """Disable Nagle's algorithm on a TCP stream: small writes leave at once, as in asyncio."""
+    sock = stream.sock
+    if sock is None:  # only the fd is kept, of an accepted connection
+        family, kind, proto = stream.sock_family, socket.SOCK_STREAM, stream.sock_proto
+    else:
+        family, kind, proto = sock.family, sock.type, sock.proto
+    if (family in (socket.AF_INET, socket.AF_INET6) and kind == socket.SOCK_STREAM
+            and proto in (0, socket.IPPROTO_TCP)):
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _sockio.set_tcp_nodelay(sock, stream.fd)
         except OSError:
             pass  # a socket the peer has already reset: the first I/O will say so
+
+
+def socket_over_fd(fd, family, proto):
+    """The socket object of a connected stream socket whose fd alone was kept (it owns the fd)."""
+    # The fd is non-blocking already: SOCK_NONBLOCK only tells the object so.
+    return socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, proto, fd)
+
+
+def _closed_socket(family, proto):
+    """A closed socket object of a kind, for the extra info of a transport whose fd was closed
+    without one being made: what its own object would be now. None if none can be made."""
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, proto)
+    except OSError:
+        return None  # out of fds, say: asked again next time
+    sock.close()
+    return sock
 
 
 def _bytes_like(data):
@@ -190,7 +213,11 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
     max_size = 256 * 1024  # the read size of asyncio's socket transports
 
-    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None, family=0,
+                 proto=0):
+        """`sock` is the connected socket; or an accepted connection's fd alone, an int, of
+        `family` and `proto` (compiled: see _sockio.accept_connection), whose socket object is
+        made only if something needs it (see SocketStream.socket_object)."""
         # What _FlowControlMixin.__init__ does, but `_extra` may stay None: the socket's extra
         # info is made when first asked for (see _extra_info).
         self._extra = extra
@@ -198,14 +225,14 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         self._protocol_paused = False
         self._set_write_buffer_limits(_HIGH_WATER, _LOW_WATER)  # no int made per transport
         self._peername = None  # a peer address of another kind (see set_peername)
-        self._stream = stream = SocketStream(self, loop, sock, protocol)
+        self._stream = stream = SocketStream(self, loop, sock, protocol, family, proto)
         if server is not None:
             stream.server = server
             server._attach(self)
         # Until reading starts the loop finds the transport here (see SocketStream.listed).
         loop._transports[stream.fd] = self
         stream.listed = True
-        set_nodelay(sock)
+        set_nodelay(stream)
 
         # connection_made(), then reading, in one callback: a server accepting a burst of
         # connections holds one Handle per connection until they run, not two.
@@ -233,7 +260,18 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
             self._peername = address
 
     def get_extra_info(self, name, default=None):
+        if name == 'peername' and self._extra is None:
+            # The address accept() gave answers alone: no socket object made, no dict kept.
+            peername = self._accepted_peername()
+            if peername is not None:
+                return peername
         return self._extra_info().get(name, default)
+
+    def _accepted_peername(self):
+        """The peer address accept() gave (see set_peername), else None."""
+        if self._stream.peer_ipv4:
+            return _unpack_ipv4(self._stream.peer_ipv4)
+        return self._peername
 
     def _extra_info(self):
         """The extra info, with the socket's part (the socket, its own and its peer's address)
@@ -247,13 +285,20 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):
         if extra is None or 'socket' not in extra:
             if extra is None:
                 extra = self._extra = {}
-            if self._stream.peer_ipv4:
-                extra.setdefault('peername', _unpack_ipv4(self._stream.peer_ipv4))
-            elif self._peername is not None:
-                extra.setdefault('peername', self._peername)
-            sock = self._stream.socket_object()
-            if sock is not None:
-                socket_extra_info(extra, sock)
+            peername = self._accepted_peername()
+            if peername is not None:
+                extra.setdefault('peername', peername)
+            stream = self._stream
+            if not stream.released():
+                sock = stream.socket_object()
+                if sock is not None:
+                    socket_extra_info(extra, sock)
+            elif stream.sock_family:
+                # Its fd alone was kept, and closed (its address was read then: see
+                # release_socket): the socket is one of its kind, closed, made now.
+                sock = _closed_socket(stream.sock_family, stream.sock_proto)
+                if sock is not None:
+                    extra['socket'] = trsock.TransportSocket(sock)
         return extra
 
     def write(self, data):
@@ -360,15 +405,24 @@ class SocketStream(Runnable):
                  'buffer_size', 'conn_lost', 'closing', 'paused', 'eof', 'eof_received',
                  'empty_waiter')
 
-    def __init__(self, transport, loop, sock, protocol):
+    def __init__(self, transport, loop, sock, protocol, family=0, proto=0):
         self.transport = transport
         self.loop = loop
         self.poller = loop._poller
-        self.sock = sock
-        self.fd = sock.fileno()
-        # Set when only the fd is kept (see keep_fd_only): what the socket object is made of.
-        self.sock_family = 0
-        self.sock_proto = 0
+        if type(sock) is int:
+            # An accepted connection's fd alone (compiled: the reads and writes need only the
+            # fd). Its socket object, a tenth of an idle connection's memory, is made when
+            # something needs it (see socket_object).
+            self.sock = None
+            self.fd = sock
+            # What the object is made of; kept once the fd is closed, for the extra info.
+            self.sock_family = family
+            self.sock_proto = proto
+        else:
+            self.sock = sock
+            self.fd = sock.fileno()
+            self.sock_family = 0
+            self.sock_proto = 0
         self.peer_ipv4 = 0  # the peer address accept() gave, if IPv4 (see set_peername)
         self.recv_view = loop._shared_recv_view()
         self.large_reads_left = 0
@@ -852,26 +906,12 @@ class SocketStream(Runnable):
 
     # -- the socket object -----------------------------------------------------------------
 
-    def keep_fd_only(self, family, proto):
-        """Drop the socket object of an accepted connection (of `family` and `proto`), keep its
-        fd: compiled, the stream's reads and writes need only the fd (see _sockio), and the object
-        is a tenth of an idle connection's memory. It is made again by socket_object() when
-        something needs it (the extra info, a shutdown, a sendmsg, a BufferedProtocol's reads).
-        Plain Python reads and writes through the object: it is kept."""
-        if not _COMPILED:
-            return
-        self.sock.detach()
-        self.sock = None
-        self.sock_family = family
-        self.sock_proto = proto
-
     def socket_object(self):
-        """The connection's socket object, made now if only the fd was kept; None once
+        """The connection's socket object, made now if only the fd was kept (something needs it:
+        the extra info, a shutdown, a sendmsg, a BufferedProtocol's reads); None once
         released."""
-        if self.sock is None and self.sock_family:
-            # Its fd is non-blocking already: SOCK_NONBLOCK only tells the object so.
-            self.sock = socket.socket(self.sock_family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK,
-                                      self.sock_proto, self.fd)
+        if self.sock is None and self.sock_family and not self._cancelled:
+            self.sock = socket_over_fd(self.fd, self.sock_family, self.sock_proto)
             self.sock_family = 0
         return self.sock
 
@@ -883,20 +923,33 @@ class SocketStream(Runnable):
         """Take the fd off the poller and close the socket."""
         if self._cancelled:
             return
-        try:
-            # The socket's addresses, while they can still be read (the socket object is made
-            # for them if only the fd was kept).
+        # The socket's addresses, while they can still be read.
+        if self.sock is None and self.sock_family:
+            self.keep_local_address()
+        else:
             self.transport._extra_info()
-        except OSError:
-            pass  # the fd was closed behind the transport's back: no object could be made
         sock = self.sock
         self.sock = None
-        self.sock_family = 0
         self._cancelled = True
         if self.write_waiter is not None:
             self.write_waiter._cancelled = True
         self.reading_parked = self.writing_parked = False
         close_owned_fd(self.loop, self.fd, sock)
+
+    def keep_local_address(self):
+        """Only the fd was kept: its address is read from the fd for the extra info, the socket
+        object is not made for it (the socket itself is made after the close if asked for)."""
+        try:
+            sockname = _sockio.local_address(None, self.fd)
+        except OSError:
+            # The fd was closed behind the transport's back: nothing is said of its socket, as
+            # when no object could be made of it.
+            self.sock_family = 0
+            return
+        transport = self.transport
+        if transport._extra is None:
+            transport._extra = {}
+        transport._extra['sockname'] = sockname
 
 
 # What SocketStream._run runs in plain Python: the function, looked up once. Passing
