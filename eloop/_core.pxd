@@ -14,6 +14,27 @@ from eloop._proactor cimport Proactor
 cdef bint _COMPILED
 cdef double _NO_TIMER_DUE
 
+# Python 3.12+ keeps a call like `loop.call_soon(...)` in Python code fast (a cached method
+# lookup) only for an object whose instance dict has not been made. Cython makes LoopCore's dict
+# when it makes the loop; this drops it while it is still empty: CPython makes it again if an
+# attribute is ever set in it, as it does for any lazily made instance dict. (3.11 caches the
+# lookup with the dict, and keeps it.)
+cdef extern from *:
+    """
+    static void eloop_drop_empty_instance_dict(PyObject *obj) {
+    #if PY_VERSION_HEX >= 0x030C0000
+        Py_ssize_t offset = Py_TYPE(obj)->tp_dictoffset;
+        if (offset > 0) {
+            PyObject **dictptr = (PyObject **)((char *)obj + offset);
+            if (*dictptr != NULL && PyDict_CheckExact(*dictptr) && PyDict_GET_SIZE(*dictptr) == 0) {
+                Py_CLEAR(*dictptr);
+            }
+        }
+    #endif
+    }
+    """
+    void _drop_empty_instance_dict "eloop_drop_empty_instance_dict" (object obj)
+
 
 # The timer heap, with C comparisons of the due times.
 cdef _push_timer(list heap, TimerHandle timer)
@@ -61,6 +82,25 @@ cdef class LoopCore:
     cdef public Proactor _proactor
     cdef public int _wakeup_fd
     cdef public _Wakeup _wakeup
+
+    # The attributes that Loop and its mixins set (_loop.py, _network.py, _signals.py): C fields
+    # here, so that a loop's instance dict stays empty, and is dropped (see
+    # _drop_empty_instance_dict), unless its user sets an attribute of their own or patches a
+    # method on the instance.
+    cdef public object _config
+    cdef public object _transports
+    cdef public object _default_executor
+    cdef public object _executor_shutdown_called
+    cdef public object _asyncgens
+    cdef public object _asyncgens_shutdown_called
+    cdef public object _servers
+    cdef public object _acceptors
+    cdef public object _unix_server_sockets
+    cdef public object _reader_fileobjs
+    cdef public object _writer_fileobjs
+    cdef public object _signal_handlers
+    cdef public object _signal_pipe
+    cdef public object _recv_view
     cdef dict __dict__
 
     cpdef double time(self)

@@ -247,6 +247,12 @@ class LoopCore:
         self._wakeup = _Wakeup(self._wakeup_fd)
         self._poller.park_reader(self._wakeup_fd, self._wakeup)
 
+    def _forget_empty_instance_dict(self):
+        """Compiled, drop the loop's instance dict if nothing is in it yet (Python 3.12+ calls
+        the methods of an object without one faster: see _core.pxd). Plain Python keeps it."""
+        if _COMPILED:
+            _drop_empty_instance_dict(self)
+
     # -- the clock ----------------------------------------------------------------------------
 
     def time(self):

@@ -46,6 +46,7 @@ class Loop(LoopCore, *_MIXINS, asyncio.AbstractEventLoop):
         # when their server closes (eloop._network).
         self._acceptors = {}
         self._unix_server_sockets = {}
+        self._forget_empty_instance_dict()
 
     def __repr__(self):
         return (f'<{self.__class__.__name__} running={self.is_running()} '
@@ -83,7 +84,7 @@ class Loop(LoopCore, *_MIXINS, asyncio.AbstractEventLoop):
         os.close(self._wakeup_fd)
 
     def __del__(self, _warn=warnings.warn):
-        if not hasattr(self, '_config'):
+        if getattr(self, '_config', None) is None:
             return  # __init__ refused the options: nothing was opened
         if not self.is_closed():
             _warn(f'unclosed event loop {self!r}', ResourceWarning, source=self)

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from unittest import mock
 
 import pytest
 
@@ -594,3 +595,31 @@ def test_unclosed_loop_warns():
     with pytest.warns(ResourceWarning, match='unclosed event loop'):
         del loop
         gc.collect()
+
+
+def test_a_loop_keeps_attributes_set_on_it_and_methods_patched_on_it(loop):
+    """Code (and tests, with mock.patch.object) sets attributes on a loop and replaces its
+    methods per instance, as on asyncio's loops. (Compiled, a loop drops its empty instance dict
+    when it is made; CPython makes it again when something is set in it.)"""
+    loop.owner = 'me'
+    assert loop.owner == 'me'
+    assert vars(loop)['owner'] == 'me'
+    with mock.patch.object(loop, 'time', return_value=-1.0):
+        assert loop.time() == -1.0
+    assert loop.time() > 0
+    assert 'time' not in vars(loop)
+
+
+def test_a_loop_made_by_a_subclass_keeps_its_attributes():
+    class TaggedLoop(eloop.Loop):
+        def __init__(self):
+            self.tag = 'before'
+            super().__init__()
+            self.later = 'after'
+
+    loop = TaggedLoop()
+    try:
+        assert (loop.tag, loop.later) == ('before', 'after')
+        assert loop.run_until_complete(asyncio.sleep(0, 'ran')) == 'ran'
+    finally:
+        loop.close()
