@@ -193,7 +193,7 @@ class Acceptor:
 
     __slots__ = ('loop', 'sock', 'fd', 'family', 'proto', 'server', 'protocol_factory',
                  'sslcontext', 'batch', 'ssl_handshake_timeout', 'ssl_shutdown_timeout', 'waiter',
-                 'parked', 'retry_timer')
+                 'parked', 'retry_timer', 'accept_iteration')
 
     def __init__(self, loop, sock, protocol_factory, sslcontext, server, backlog,
                  ssl_handshake_timeout, ssl_shutdown_timeout):
@@ -215,6 +215,7 @@ class Acceptor:
         self.waiter = Waiter(self._accept_batch, contextvars.copy_context(), loop)
         self.parked = False
         self.retry_timer = None
+        self.accept_iteration = -1  # the loop iteration that last ran a batch
 
     def start(self):
         if self.waiter._cancelled or self.parked:
@@ -238,6 +239,13 @@ class Acceptor:
 
     def _accept_batch(self):
         """Accept what is queued, up to the budget of one event."""
+        iteration = self.loop._n_iterations
+        if iteration == self.accept_iteration:
+            # Queued twice for one pass (in ET mode, a re-queue and a new edge): the first run
+            # took this pass's batch. Each copy would re-queue itself, so a burst of connections
+            # would add a copy, and a batch, at every pass (thousands of setups in one pass).
+            return
+        self.accept_iteration = iteration
         for _ in range(self.batch):
             if not self.parked:
                 return
