@@ -57,6 +57,7 @@ class DatagramTransport(ReadingControl, FdTransportBase, transports._FlowControl
         self._closing = False
         self._paused = False
         self._recv_view = loop._shared_recv_view()[:self.max_size]
+        self._read_iteration = -1  # the loop iteration that last ran _read_ready
         self._reader = Handle(self._read_ready, (), loop, None)
         self._writer = Handle(self._write_ready, (), loop, None)
         # Reading starts once connection_made() has been called.
@@ -80,6 +81,12 @@ class DatagramTransport(ReadingControl, FdTransportBase, transports._FlowControl
 
     def _read_ready(self):
         loop = self._loop
+        if loop._n_iterations == self._read_iteration:
+            # Queued twice for one pass (ET mode: its own re-queue and a new edge). The first
+            # run took this pass's budget; each copy would re-queue itself, so a steady stream
+            # of datagrams would add a copy, and a budget, at every pass.
+            return
+        self._read_iteration = loop._n_iterations
         for _ in range(RECV_BUDGET):
             if self._conn_lost or not self.is_reading():
                 return  # paused or closed by the protocol, or a stale run from the ready queue

@@ -441,3 +441,36 @@ def test_a_send_error_goes_to_error_received(run):
         transport.close()
         assert await proto.lost is None
     run(main())
+
+
+def test_a_stream_of_datagrams_is_read_one_budget_per_pass(run, loop):
+    """Datagrams keep coming faster than one pass reads them: each pass of the loop still
+    reads at most its budget (32), in both modes, so that other callbacks run in between."""
+    from eloop._datagram import RECV_BUDGET
+    arriving_per_pass, passes = RECV_BUDGET + RECV_BUDGET // 2, 12
+    read_per_pass = []
+
+    async def main():
+        transport, server = await loop.create_datagram_endpoint(
+            Recorder, local_addr=('127.0.0.1', 0))
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        done = loop.create_future()
+
+        def each_pass(read_before):
+            read_per_pass.append(len(server.datagrams) - read_before)
+            if len(read_per_pass) == passes:
+                done.set_result(None)
+                return
+            for _ in range(arriving_per_pass):
+                sender.sendto(b'x', transport.get_extra_info('sockname'))
+            loop.call_soon(each_pass, len(server.datagrams))
+
+        loop.call_soon(each_pass, 0)
+        try:
+            await asyncio.wait_for(done, 10)
+        finally:
+            sender.close()
+            transport.close()
+    run(main(), timeout=20)
+    assert max(read_per_pass) <= RECV_BUDGET, read_per_pass
+    assert sum(read_per_pass) > 0
