@@ -14,6 +14,12 @@ from eloop._proactor cimport Proactor
 cdef bint _COMPILED
 cdef double _NO_TIMER_DUE
 
+# Module constants and the callables of the hot paths as C variables: Python 3.12+ no longer
+# lets Cython cache a lookup of a module global, and these are read at every iteration or call.
+cdef Py_ssize_t _MIN_SCHEDULED_TIMER_HANDLES, _OWN_FDS
+cdef double _MIN_CANCELLED_TIMER_HANDLES_FRACTION, _MAXIMUM_POLL_TIMEOUT
+cdef object _monotonic, _Future, _Task
+
 # Python 3.12+ keeps a call like `loop.call_soon(...)` in Python code fast (a cached method
 # lookup) only for an object whose instance dict has not been made. Cython makes LoopCore's dict
 # when it makes the loop; this drops it while it is still empty: CPython makes it again if an

@@ -47,6 +47,11 @@ _MAXIMUM_POLL_TIMEOUT = 24 * 3600
 # The fds the poller watches for the loop itself: the wakeup eventfd of call_soon_threadsafe.
 _OWN_FDS = 1
 
+# What the hot paths call, bound once (compiled, C variables: see _core.pxd).
+_monotonic = monotonic
+_Future = futures.Future
+_Task = tasks.Task
+
 _timer_due_time = operator.attrgetter('_due')
 # The latest due time of an empty timer heap. Compiled, a C constant: a loop closed by its
 # __del__ at interpreter exit, when module globals such as `math` may already be None, still
@@ -257,7 +262,7 @@ class LoopCore:
 
     def time(self):
         """The loop's clock: time.monotonic()."""
-        return monotonic()
+        return _monotonic()
 
     # -- scheduling callbacks -------------------------------------------------------------------
 
@@ -358,7 +363,7 @@ class LoopCore:
     # -- futures and tasks ----------------------------------------------------------------------
 
     def create_future(self):
-        return futures.Future(loop=self)
+        return _Future(loop=self)
 
     if sys.version_info >= (3, 13):
         def create_task(self, coro, **kwargs):
@@ -367,7 +372,7 @@ class LoopCore:
                 self._check_closed()
             if self._task_factory is not None:
                 return self._task_factory(self, coro, **kwargs)
-            task = tasks.Task(coro, loop=self, **kwargs)
+            task = _Task(coro, loop=self, **kwargs)
             if self._debug:
                 _drop_own_frames(task._source_traceback)
             return task
@@ -386,9 +391,9 @@ class LoopCore:
                 return task
             # No context argument unless one is given: Python 3.10's Task takes none.
             if context is None:
-                task = tasks.Task(coro, loop=self, name=name)
+                task = _Task(coro, loop=self, name=name)
             else:
-                task = tasks.Task(coro, loop=self, name=name, context=context)
+                task = _Task(coro, loop=self, name=name, context=context)
             if self._debug:
                 _drop_own_frames(task._source_traceback)
             return task
