@@ -20,6 +20,7 @@ cdef extern from "Python.h":
     void PyObject_GC_UnTrack(object op)
 
 cdef bint _COMPILED
+cdef tuple _NO_ARGS
 
 
 cdef class Runnable:

@@ -17,6 +17,10 @@ else:
     _COMPILED = cython.compiled
 
 
+# The arguments of a callback called with none: `*args` of no argument is this very tuple (the
+# interpreter's one empty tuple).
+_NO_ARGS = ()
+
 # The modules between a caller and the handle it gets (call_soon, call_later, ...). A creation
 # traceback leaves their frames out so that it ends at the caller's line. Compiled, they have no
 # frames at all; so the traceback is the same in both modes.
@@ -191,7 +195,12 @@ class Handle(Runnable):
                     context = PyContext_New()
                 PyContext_Enter(context)
                 try:
-                    self._callback(*self._args)
+                    if self._args is _NO_ARGS:
+                        # Most callbacks take no argument (a task's step, a future's wakeup):
+                        # called so, there is no argument tuple to unpack, nor a recursion check.
+                        self._callback()
+                    else:
+                        self._callback(*self._args)
                 finally:
                     PyContext_Exit(context)
             elif self._args:
