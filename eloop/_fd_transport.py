@@ -116,6 +116,17 @@ def requeue_in_edge_mode(loop, handle):
         loop._ready.append(handle)
 
 
+def accept_through_object(sock):
+    """sock.accept(), the connection made non-blocking: (connection, address), or None if none
+    is queued (EAGAIN). Errors are sock.accept()'s."""
+    try:
+        conn, address = sock.accept()
+    except (BlockingIOError, InterruptedError):
+        return None
+    conn.setblocking(False)
+    return conn, address
+
+
 def close_owned_fd(loop, fd, fileobj):
     """Drop fd from the poller, then close the object that owns it (None: the fd itself)."""
     if not loop.is_closed():

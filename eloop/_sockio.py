@@ -9,6 +9,8 @@ one where it is built, and this one under ELOOP_PURE=1 or where nothing is compi
 
 import socket
 
+from ._fd_transport import accept_through_object
+
 
 def recv_bytes(sock, fd, view):
     """At most len(view) bytes received from sock (whose fd is `fd`): b'' at EOF, None if none
@@ -50,12 +52,7 @@ def accept_connection(sock, fd):
     so is one accepted through the accept() of a socket class that has its own (which is called,
     as asyncio calls it).
     """
-    try:
-        conn, address = sock.accept()
-    except (BlockingIOError, InterruptedError):
-        return None
-    conn.setblocking(False)
-    return conn, address
+    return accept_through_object(sock)
 
 
 def local_address(sock, fd):

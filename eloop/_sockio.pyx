@@ -25,6 +25,8 @@ from posix.unistd cimport close as c_close
 
 import socket
 
+from eloop._fd_transport import accept_through_object
+
 cdef extern from "Python.h":
     int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
     object PyUnicode_DecodeFSDefaultAndSize(const char *text, Py_ssize_t size)
@@ -178,7 +180,7 @@ cpdef object accept_connection(object sock, int fd):
     cdef object peer
     if type(sock) is not _SOCKET and type(sock).accept is not _SOCKET_ACCEPT:
         # A socket class with an accept() of its own: it is called, as asyncio calls it.
-        return _accept_through(sock)
+        return accept_through_object(sock)
     while True:
         length = sizeof(address)
         memset(&address, 0, sizeof(address))  # (a Unix peer without a name leaves sun_path unset)
@@ -201,15 +203,6 @@ cpdef object accept_connection(object sock, int fd):
         c_close(conn)
         raise
     return conn, peer
-
-
-cdef object _accept_through(object sock):
-    try:
-        conn, address = sock.accept()
-    except (BlockingIOError, InterruptedError):
-        return None
-    conn.setblocking(False)
-    return conn, address
 
 
 cdef object _socket_object_of(object sock, int conn):
