@@ -19,6 +19,49 @@ cdef extern from "Python.h":
     void PyObject_GC_Track(object op)
     void PyObject_GC_UnTrack(object op)
 
+# Handles allocated without counting toward the cyclic GC's next collection (see
+# _allocate_uncounted in _handles.py). A GC object is allocated with the GC's header before it:
+# `header` bytes, which the module measures and passes in (0 means: keep the standard allocator).
+# The object is made as PyType_GenericAlloc makes it (zeroed, GC header included, then tracked);
+# only the count that _PyObject_GC_Link adds to is not touched.
+cdef extern from *:
+    """
+    static size_t eloop_gc_header_size = 0;
+
+    static PyObject *eloop_uncounted_alloc(PyTypeObject *type, Py_ssize_t nitems) {
+        size_t size = eloop_gc_header_size + (size_t)type->tp_basicsize;
+        char *memory = (char *)PyObject_Malloc(size);
+        PyObject *obj;
+        (void)nitems;  /* the types given to eloop_allocate_uncounted have no items */
+        if (memory == NULL) {
+            return PyErr_NoMemory();
+        }
+        memset(memory, 0, size);
+        obj = (PyObject *)(memory + eloop_gc_header_size);
+        PyObject_Init(obj, type);
+        PyObject_GC_Track(obj);  /* as PyType_GenericAlloc does */
+        return obj;
+    }
+
+    static void eloop_uncounted_free(void *obj) {
+        PyObject_GC_UnTrack(obj);  /* (as PyObject_GC_Del does: a no-op if untracked) */
+        PyObject_Free((char *)obj - eloop_gc_header_size);
+    }
+
+    static int eloop_allocate_uncounted(PyObject *type_object, size_t header) {
+        PyTypeObject *type = (PyTypeObject *)type_object;
+        if (header == 0 || type->tp_itemsize != 0 || !PyType_IS_GC(type)
+                || (eloop_gc_header_size != 0 && header != eloop_gc_header_size)) {
+            return 0;
+        }
+        eloop_gc_header_size = header;
+        type->tp_alloc = eloop_uncounted_alloc;
+        type->tp_free = eloop_uncounted_free;
+        return 1;
+    }
+    """
+    bint _allocate_uncounted_c "eloop_allocate_uncounted" (object type_object, size_t header)
+
 cdef bint _COMPILED
 cdef tuple _NO_ARGS
 

@@ -5,6 +5,7 @@ exception-handler context of a failing callback, source tracebacks in debug mode
 own types, so that Cython can compile them to C structs with C-level `_run` calls.
 """
 
+import struct
 import sys
 from asyncio import format_helpers
 from contextvars import Context, copy_context
@@ -280,3 +281,30 @@ class TimerHandle(Handle):
         """The absolute time, on the loop's clock, at which the callback is due."""
         return self._when
 
+
+
+def _allocate_uncounted(*handle_types):
+    """Compiled, allocate the loop's handles without counting them toward the cyclic GC's next
+    collection.
+
+    The GC collects once the objects of GC types allocated since its last pass (less those freed)
+    pass a threshold. A handle counts although its loop hides it from the GC while it waits (see
+    Handle): 100,000 tasks waiting for their first step are 100,000 handles more in that count,
+    so more collections, each of them over all the tasks and coroutines that are not garbage
+    (rloop's handles are not GC objects, and do not count). Left uncounted, a handle still is a
+    GC object, tracked whenever its loop shows it to the GC.
+
+    The allocator needs the size of the GC's header before an object; it is measured here, and
+    the standard allocator is kept if it is not the two words it is in CPython 3.8-3.14 (or if
+    the interpreter has no such header, as a free-threaded build has not)."""
+    if not _COMPILED:
+        return
+    word = struct.calcsize('P')
+    for handle_type in handle_types:
+        sample = handle_type.__new__(handle_type)
+        header = sys.getsizeof(sample) - handle_type.__basicsize__
+        if header == 2 * word:
+            _allocate_uncounted_c(handle_type, header)
+
+
+_allocate_uncounted(Handle, TimerHandle)

@@ -7,6 +7,7 @@ eloop/_handles.py). These tests build such cycles and check that the GC collects
 """
 
 import asyncio
+import contextvars
 import gc
 import warnings
 import weakref
@@ -101,7 +102,6 @@ def test_a_handle_that_its_callback_keeps_is_collected_once_cancelled(loop, sche
 
 
 def test_a_handle_whose_context_keeps_it_is_collected_once_run(loop):
-    import contextvars
     var = contextvars.ContextVar('handle_holder')
     holder = Sentinel()
     var.set(holder)  # the handle's copy of the context -> holder -> handle
@@ -169,3 +169,58 @@ def test_handles_of_a_stopped_loop_outlive_full_collections_and_run(loop):
     gc.collect()
     gc.collect()
     assert loop.run_until_complete(future) == 'ran'
+
+
+@pytest.mark.skipif(not eloop.info()['compiled'],
+                    reason='plain-Python handles are Python objects, which the GC counts')
+def test_waiting_handles_do_not_bring_the_next_collection_nearer(loop):
+    # The GC collects when the GC objects allocated since its last pass pass a threshold.
+    # Compiled, the handles of call_soon and call_later are hidden from the GC while they wait,
+    # and are not counted either: 100,000 tasks waiting for their first step would otherwise
+    # bring 100,000 objects more into that count, and more full collections.
+    context = contextvars.copy_context()
+    gc.disable()
+    try:
+        before = gc.get_count()[0]
+        # (Given a context, as a task gives its own: a copy of the current one would count.)
+        handles = [loop.call_soon(int, context=context) for _ in range(1000)]
+        handles += [loop.call_later(1000, int, context=context) for _ in range(1000)]
+        counted = gc.get_count()[0] - before
+    finally:
+        gc.enable()
+    assert counted < 100  # (the list, and what it grew into)
+    for handle in handles:
+        handle.cancel()
+
+
+def test_handles_that_the_gc_sees_are_collected_in_a_cycle(loop):
+    # Handles of debug mode keep their callback (as asyncio's do) and are tracked by the GC,
+    # though not counted: a cycle through one is collected.
+    loop.set_debug(True)
+    holder = Sentinel()
+    holder.handle = loop.call_soon(holder.__init__)
+    holder.timer = loop.call_later(0.001, holder.__init__)
+    ref = weakref.ref(holder)
+    del holder
+    loop.run_until_complete(asyncio.sleep(0.002))
+    assert collected(ref)
+
+
+def test_a_python_subclass_of_the_handles_is_collected_in_a_cycle(loop):
+    from eloop._handles import Handle, TimerHandle
+
+    class LabelledHandle(Handle):
+        label = 'mine'
+
+    class LabelledTimer(TimerHandle):
+        pass
+
+    holder = Sentinel()
+    holder.handle = LabelledHandle(holder.__init__, (), loop)
+    holder.timer = LabelledTimer(loop.time(), holder.__init__, (), loop)
+    holder.handle._run()
+    assert holder.handle.label == 'mine'
+    assert holder.timer.when() <= loop.time()
+    ref = weakref.ref(holder)
+    del holder
+    assert collected(ref)
