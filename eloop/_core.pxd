@@ -10,6 +10,7 @@ from eloop._handles cimport (Runnable, Handle, TimerHandle, init_handle, init_ti
                             set_gc_visible)
 from eloop._epoll cimport EpollPoller
 from eloop._proactor cimport Proactor
+from eloop._builtin_call cimport call_with_one, call_without_arguments
 
 cdef bint _COMPILED
 cdef double _NO_TIMER_DUE

@@ -277,7 +277,10 @@ class LoopCore:
                              True)
         if self._thread_id is None:  # (the loop is not running: rare, and cheap to test)
             self._hiding_while_stopped()
-        self._ready_append(handle)
+        if _COMPILED:  # deque.append's C function, called directly (see _builtin_call.pxd)
+            call_with_one(self._ready_append, handle)
+        else:
+            self._ready_append(handle)
         return handle
 
     def call_later(self, delay, callback, *args, context=None):
@@ -479,7 +482,7 @@ class LoopCore:
         call per iteration: that call, and the attribute reads hoisted out of the loop, are a
         sizeable part of an iteration in plain Python."""
         ready = self._ready
-        popleft = ready.popleft
+        popleft = ready.popleft  # (compiled, its C function is called: see _builtin_call.pxd)
         poller = self._poller
         watches = poller._watches
         while True:
@@ -550,7 +553,7 @@ class LoopCore:
             else:
                 while ntodo:
                     ntodo -= 1
-                    handle = popleft()
+                    handle = call_without_arguments(popleft) if _COMPILED else popleft()
                     if handle._cancelled:
                         continue
                     handle._run()

@@ -4,8 +4,10 @@ cimport cython
 
 from eloop._epoll_wait cimport EpollWaiter
 from eloop._handles cimport Runnable, Handle
+from eloop._builtin_call cimport call_with_one
 
 # The event masks the dispatch tests, as C ints.
+cdef bint _COMPILED
 cdef unsigned int _READ_EVENTS, _WRITE_EVENTS, _HANGUP_EVENTS, _EDGE_MASK
 
 cdef class FdWatch:

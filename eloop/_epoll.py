@@ -23,6 +23,13 @@ import errno
 import select
 import weakref
 
+try:
+    import cython
+except ImportError:  # plain Python without Cython installed: nothing is compiled
+    _COMPILED = False
+else:
+    _COMPILED = cython.compiled
+
 from ._epoll_wait import EpollWaiter
 from ._handles import Runnable
 
@@ -312,13 +319,19 @@ class EpollPoller:
                         watch.hangup = True
                 reader = watch.reader
                 if reader is not None:
-                    on_ready(reader)
+                    if _COMPILED:  # (deque.append's C function: see _builtin_call.pxd)
+                        call_with_one(on_ready, reader)
+                    else:
+                        on_ready(reader)
             if mask & _WRITE_EVENTS:
                 if edge:
                     watch.writable = True
                 writer = watch.writer
                 if writer is not None:
-                    on_ready(writer)
+                    if _COMPILED:
+                        call_with_one(on_ready, writer)
+                    else:
+                        on_ready(writer)
             if not edge and watch.reader is None and watch.writer is None:
                 self._drop_stale(fd)
 

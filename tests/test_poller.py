@@ -557,3 +557,36 @@ def test_edge_registration_of_a_collected_owner_is_made_again_for_the_next_one(r
     finally:
         c.close()
         d.close()
+
+
+@pytest.mark.parametrize('edge', [False, True], ids=['level', 'edge'])
+def test_on_ready_may_be_any_callable_and_its_error_reaches_the_caller(edge):
+    # The loop gives its deque's append, called through its C function when compiled (see
+    # _builtin_call.pxd); any other callable is called as Python calls it, error included.
+    poller = _epoll.EpollPoller(edge_triggered=edge)
+    got = []
+    a, b = socket.socketpair()
+    reader, writer = _Parked(), _Parked()
+    try:
+        poller.park_reader(a.fileno(), reader, a)
+        poller.park_writer(a.fileno(), writer, a)
+        b.send(b'data')
+        poller.on_ready = lambda waiter: got.append(waiter)
+        poller.poll(1)
+        assert got == [reader, writer]
+
+        def refuse(waiter):
+            raise ZeroDivisionError('refused')
+        poller.on_ready = refuse
+        b.send(b'more')  # (a new edge for ET mode)
+        with pytest.raises(ZeroDivisionError, match='refused'):
+            poller.poll(1)
+        poller.on_ready = None
+        b.send(b'more')
+        with pytest.raises(TypeError):
+            poller.poll(1)
+    finally:
+        poller.forget(a.fileno())
+        poller.close()
+        a.close()
+        b.close()
