@@ -22,8 +22,9 @@ cdef extern from "Python.h":
 # Handles allocated without counting toward the cyclic GC's next collection (see
 # _allocate_uncounted in _handles.py). A GC object is allocated with the GC's header before it:
 # `header` bytes, which the module measures and passes in (0 means: keep the standard allocator).
-# The object is made as PyType_GenericAlloc makes it (zeroed, GC header included, then tracked);
-# only the count that _PyObject_GC_Link adds to is not touched.
+# The object is made as PyType_GenericAlloc makes it (zeroed, GC header included), except that
+# it is not counted by the GC, nor tracked: init_handle tracks a handle that must be, and the
+# loop's one-shot handles, hidden at once, are spared a track and an untrack.
 cdef extern from *:
     """
     static size_t eloop_gc_header_size = 0;
@@ -38,9 +39,7 @@ cdef extern from *:
         }
         memset(memory, 0, size);
         obj = (PyObject *)(memory + eloop_gc_header_size);
-        PyObject_Init(obj, type);
-        PyObject_GC_Track(obj);  /* as PyType_GenericAlloc does */
-        return obj;
+        return PyObject_Init(obj, type);
     }
 
     static void eloop_uncounted_free(void *obj) {

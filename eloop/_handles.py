@@ -83,10 +83,14 @@ def init_handle(handle, callback, args, loop, context, debug, oneshot=False, wai
     handle._repr = None
     if oneshot and _COMPILED and not debug:
         handle._oneshot = True
-        # Hidden from the cyclic GC: its loop shows it again when it must (see Handle).
-        PyObject_GC_UnTrack(handle)
+        # Hidden from the cyclic GC: its loop shows it again when it must (see Handle). (Made by
+        # eloop's allocator, it is not tracked yet: see _allocate_uncounted.)
+        if PyObject_GC_IsTracked(handle):
+            PyObject_GC_UnTrack(handle)
     else:
         handle._oneshot = False
+        if _COMPILED and not PyObject_GC_IsTracked(handle):
+            PyObject_GC_Track(handle)
     if debug:
         handle._source_traceback = _extract_stack()
     else:
@@ -282,10 +286,9 @@ class TimerHandle(Handle):
         return self._when
 
 
-
 def _allocate_uncounted(*handle_types):
     """Compiled, allocate the loop's handles without counting them toward the cyclic GC's next
-    collection.
+    collection, and untracked: init_handle tracks those that the GC must see from the start.
 
     The GC collects once the objects of GC types allocated since its last pass (less those freed)
     pass a threshold. A handle counts although its loop hides it from the GC while it waits (see

@@ -200,6 +200,7 @@ def test_handles_that_the_gc_sees_are_collected_in_a_cycle(loop):
     holder = Sentinel()
     holder.handle = loop.call_soon(holder.__init__)
     holder.timer = loop.call_later(0.001, holder.__init__)
+    assert gc.is_tracked(holder.handle) and gc.is_tracked(holder.timer)
     ref = weakref.ref(holder)
     del holder
     loop.run_until_complete(asyncio.sleep(0.002))
@@ -220,6 +221,7 @@ def test_a_python_subclass_of_the_handles_is_collected_in_a_cycle(loop):
     holder.timer = LabelledTimer(loop.time(), holder.__init__, (), loop)
     holder.handle._run()
     assert holder.handle.label == 'mine'
+    assert gc.is_tracked(Handle(print, (), loop)) and gc.is_tracked(holder.timer)
     assert holder.timer.when() <= loop.time()
     ref = weakref.ref(holder)
     del holder
