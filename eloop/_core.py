@@ -517,9 +517,12 @@ class LoopCore:
             if timeout != 0 or len(watches) > _OWN_FDS:
                 # The poller's waiter is the kernel call itself (select.epoll.poll in plain
                 # Python): no Python-level call on the way when nothing is ready.
-                events = poller.waiter.wait(timeout)
-                if events:
-                    poller.dispatch(events)
+                if _COMPILED:
+                    poller.wait_and_dispatch(timeout)  # (no (fd, events) pair per event)
+                else:
+                    events = poller.waiter.wait(timeout)
+                    if events:
+                        poller.dispatch(events)
             else:
                 # Callbacks are ready and the poller watches only the loop's own wakeup eventfd:
                 # a poll could only report a call_soon_threadsafe whose callback is queued

@@ -55,7 +55,13 @@ cdef class EpollPoller:
     cpdef bint readable_drained(self, int fd)
     cpdef writable_exhausted(self, int fd)
     cpdef int poll(self, double timeout) except -1
-    @cython.locals(edge=bint, watches=dict, fd=int, mask=cython.uint, watch=FdWatch)
+    @cython.locals(edge=bint, watches=dict, fd=int, mask=cython.uint)
     cpdef dispatch(self, events)
+    @cython.locals(waiter=EpollWaiter, count=int, i=int, edge=bint, watches=dict)
+    cdef wait_and_dispatch(self, double timeout)
+    cdef inline bint _stale_check_due(self)
+    @cython.locals(watch=FdWatch)
+    cdef inline _dispatch_event(self, dict watches, on_ready, bint edge, int fd,
+                                unsigned int mask)
     cpdef FdWatch _watch(self, int fd)
     cpdef _rearm(self, int fd)

@@ -298,42 +298,70 @@ class EpollPoller:
         """Hand the waiters of the (fd, events) pairs that epoll reported to on_ready."""
         self.n_events += len(events)
         edge = self.edge_triggered
-        if not edge:
-            self._until_stale_check -= 1
-            if self._until_stale_check <= 0:
-                self._until_stale_check = _STALE_CHECK_POLLS
-                if self._reports_stale_registration(events):
-                    self._rebuild()
-                    return  # level-triggered: what is really ready is reported again
+        if not edge and self._stale_check_due() and self._reports_stale_registration(events):
+            self._rebuild()
+            return  # level-triggered: what is really ready is reported again
         watches = self._watches
         on_ready = self.on_ready
         for fd, mask in events:
-            watch = watches.get(fd)
-            if watch is None:
-                self._drop_stale(fd)
-                continue
-            if mask & _READ_EVENTS:
-                if edge:
-                    watch.readable = True
-                    if mask & _HANGUP_EVENTS:
-                        watch.hangup = True
-                reader = watch.reader
-                if reader is not None:
-                    if _COMPILED:  # (deque.append's C function: see _builtin_call.pxd)
-                        call_with_one(on_ready, reader)
-                    else:
-                        on_ready(reader)
-            if mask & _WRITE_EVENTS:
-                if edge:
-                    watch.writable = True
-                writer = watch.writer
-                if writer is not None:
-                    if _COMPILED:
-                        call_with_one(on_ready, writer)
-                    else:
-                        on_ready(writer)
-            if not edge and watch.reader is None and watch.writer is None:
-                self._drop_stale(fd)
+            self._dispatch_event(watches, on_ready, edge, fd, mask)
+
+    def wait_and_dispatch(self, timeout):
+        """Compiled only: poll(), the events read from the waiter's C array rather than made
+        into an (fd, events) pair each, and its result dropped."""
+        waiter = self.waiter
+        count = waiter.wait_events(timeout)
+        if not count:
+            return
+        self.n_events += count
+        edge = self.edge_triggered
+        if (not edge and self._stale_check_due()
+                and self._reports_stale_registration(waiter.wait_result(count))):
+            self._rebuild()
+            return
+        watches = self._watches
+        on_ready = self.on_ready
+        for i in range(count):
+            self._dispatch_event(watches, on_ready, edge, waiter.event_fd(i),
+                                 waiter.event_mask(i))
+
+    def _stale_check_due(self):
+        """Level-triggered: whether this batch of events is the one of every _STALE_CHECK_POLLS
+        that is checked for registrations of closed files."""
+        self._until_stale_check -= 1
+        if self._until_stale_check > 0:
+            return False
+        self._until_stale_check = _STALE_CHECK_POLLS
+        return True
+
+    def _dispatch_event(self, watches, on_ready, edge, fd, mask):
+        """Hand the waiters that one reported event makes ready to on_ready."""
+        watch = watches.get(fd)
+        if watch is None:
+            self._drop_stale(fd)
+            return
+        if mask & _READ_EVENTS:
+            if edge:
+                watch.readable = True
+                if mask & _HANGUP_EVENTS:
+                    watch.hangup = True
+            reader = watch.reader
+            if reader is not None:
+                if _COMPILED:  # (deque.append's C function: see _builtin_call.pxd)
+                    call_with_one(on_ready, reader)
+                else:
+                    on_ready(reader)
+        if mask & _WRITE_EVENTS:
+            if edge:
+                watch.writable = True
+            writer = watch.writer
+            if writer is not None:
+                if _COMPILED:
+                    call_with_one(on_ready, writer)
+                else:
+                    on_ready(writer)
+        if not edge and watch.reader is None and watch.writer is None:
+            self._drop_stale(fd)
 
     # -- internals --------------------------------------------------------------------------
 

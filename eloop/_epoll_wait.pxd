@@ -26,3 +26,13 @@ cdef class EpollWaiter:
 
     cdef int _reserve(self, int capacity) except -1
     cpdef wait(self, double timeout)
+    cdef int wait_events(self, double timeout) except -1
+    cdef wait_result(self, int n)
+
+    # The events of the last wait_events, read from the C array (the compiled poller's
+    # dispatch: no (fd, events) pair is made per event).
+    cdef inline int event_fd(self, int i):
+        return self._events[i].data.fd
+
+    cdef inline uint32_t event_mask(self, int i):
+        return self._events[i].events

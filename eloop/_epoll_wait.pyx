@@ -52,8 +52,23 @@ cdef class EpollWaiter:
 
     cpdef wait(self, double timeout):
         """Wait up to `timeout` seconds; the ready fds as a sequence of (fd, events) pairs."""
-        cdef int ms, n, i
+        return self.wait_result(self.wait_events(timeout))
+
+    cdef wait_result(self, int n):
+        """The `n` events of the last wait_events as wait() returns them."""
+        cdef int i
         cdef list ready
+        if n == 0:
+            return ()
+        ready = [None] * n
+        for i in range(n):
+            ready[i] = (self._events[i].data.fd, self._events[i].events)
+        return ready
+
+    cdef int wait_events(self, double timeout) except -1:
+        """wait(), leaving the events in the C array (see event_fd and event_mask): their
+        number."""
+        cdef int ms, n
         if timeout < 0:
             ms = -1
         elif timeout * 1000.0 >= _MAX_TIMEOUT_MS:
@@ -82,15 +97,13 @@ cdef class EpollWaiter:
             if errno == EINTR:
                 # A signal: run its Python handler (which may raise); the loop's next iteration
                 # waits again with what is left of its timeout.
-                PyErr_CheckSignals()
-                return ()
+                if PyErr_CheckSignals() < 0:
+                    return -1
+                return 0
             PyErr_SetFromErrno(OSError)
-        if n == 0:
-            return ()
-        ready = [None] * n
-        for i in range(n):
-            ready[i] = (self._events[i].data.fd, self._events[i].events)
+            return -1
         if n == self._capacity and n < _MAX_CAPACITY:
-            # More fds may be ready than fit: make room for them at the next wait.
+            # More fds may be ready than fit: make room for them at the next wait (the events
+            # are moved with the array).
             self._reserve(2 * n)
-        return ready
+        return n
