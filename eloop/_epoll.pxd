@@ -55,13 +55,11 @@ cdef class EpollPoller:
     cpdef bint readable_drained(self, int fd)
     cpdef writable_exhausted(self, int fd)
     cpdef int poll(self, double timeout) except -1
-    @cython.locals(edge=bint, watches=dict, fd=int, mask=cython.uint)
-    cpdef dispatch(self, events)
-    @cython.locals(waiter=EpollWaiter, count=int, i=int, edge=bint, watches=dict)
+    @cython.locals(edge=bint, waiter=EpollWaiter, watches=dict, i=Py_ssize_t, fd=int,
+                   mask=cython.uint, watch=FdWatch)
+    cpdef dispatch(self, events, Py_ssize_t count=*)
+    @cython.locals(count=int)
     cdef wait_and_dispatch(self, double timeout)
-    cdef inline bint _stale_check_due(self)
-    @cython.locals(watch=FdWatch)
-    cdef inline _dispatch_event(self, dict watches, on_ready, bint edge, int fd,
-                                unsigned int mask)
+    cdef bint _rebuilt_for_stale(self, events) except -1
     cpdef FdWatch _watch(self, int fd)
     cpdef _rearm(self, int fd)

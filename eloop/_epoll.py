@@ -294,45 +294,72 @@ class EpollPoller:
             self.dispatch(events)
         return len(events)
 
-    def dispatch(self, events):
-        """Hand the waiters of the (fd, events) pairs that epoll reported to on_ready."""
-        self.n_events += len(events)
-        edge = self.edge_triggered
-        if not edge and self._stale_check_due() and self._reports_stale_registration(events):
-            self._rebuild()
-            return  # level-triggered: what is really ready is reported again
-        watches = self._watches
-        on_ready = self.on_ready
-        for fd, mask in events:
-            self._dispatch_event(watches, on_ready, edge, fd, mask)
-
-    def wait_and_dispatch(self, timeout):
-        """Compiled only: poll(), the events read from the waiter's C array rather than made
-        into an (fd, events) pair each, and its result dropped."""
-        waiter = self.waiter
-        count = waiter.wait_events(timeout)
-        if not count:
-            return
+    def dispatch(self, events, count=-1):
+        """Hand the waiters of the events epoll reported to on_ready: the (fd, events) pairs of
+        `events`; or compiled, `events` None, the first `count` events of the waiter's C array
+        (see wait_and_dispatch), for which no pair is made."""
+        if count < 0:
+            count = len(events)
         self.n_events += count
         edge = self.edge_triggered
-        if (not edge and self._stale_check_due()
-                and self._reports_stale_registration(waiter.wait_result(count))):
-            self._rebuild()
-            return
+        waiter = self.waiter
+        if not edge:
+            self._until_stale_check -= 1
+            if self._until_stale_check <= 0 and self._rebuilt_for_stale(
+                    waiter.wait_result(count) if events is None else events):
+                return  # level-triggered: what is really ready is reported again
         watches = self._watches
         on_ready = self.on_ready
-        for i in range(count):
-            self._dispatch_event(watches, on_ready, edge, waiter.event_fd(i),
-                                 waiter.event_mask(i))
+        i = 0
+        while i < count:  # (not a range: plain Python would make one per poll)
+            if events is None:
+                fd = waiter.event_fd(i)
+                mask = waiter.event_mask(i)
+            else:
+                fd, mask = events[i]
+            i += 1
+            watch = watches.get(fd)
+            if watch is None:
+                self._drop_stale(fd)
+                continue
+            if mask & _READ_EVENTS:
+                if edge:
+                    watch.readable = True
+                    if mask & _HANGUP_EVENTS:
+                        watch.hangup = True
+                reader = watch.reader
+                if reader is not None:
+                    if _COMPILED:  # (deque.append's C function: see _builtin_call.pxd)
+                        call_with_one(on_ready, reader)
+                    else:
+                        on_ready(reader)
+            if mask & _WRITE_EVENTS:
+                if edge:
+                    watch.writable = True
+                writer = watch.writer
+                if writer is not None:
+                    if _COMPILED:
+                        call_with_one(on_ready, writer)
+                    else:
+                        on_ready(writer)
+            if not edge and watch.reader is None and watch.writer is None:
+                self._drop_stale(fd)
 
-    def _stale_check_due(self):
-        """Level-triggered: whether this batch of events is the one of every _STALE_CHECK_POLLS
-        that is checked for registrations of closed files."""
-        self._until_stale_check -= 1
-        if self._until_stale_check > 0:
-            return False
+    def wait_and_dispatch(self, timeout):
+        """Compiled only: poll(), its events dispatched from the waiter's C array, and its
+        result dropped."""
+        count = self.waiter.wait_events(timeout)
+        if count:
+            self.dispatch(None, count)
+
+    def _rebuilt_for_stale(self, events):
+        """Level-triggered, one batch of events in _STALE_CHECK_POLLS: if one comes from the
+        registration of a closed file, rebuild the epoll set, and say so."""
         self._until_stale_check = _STALE_CHECK_POLLS
-        return True
+        if self._reports_stale_registration(events):
+            self._rebuild()
+            return True
+        return False
 
     def _dispatch_event(self, watches, on_ready, edge, fd, mask):
         """Hand the waiters that one reported event makes ready to on_ready."""
