@@ -361,35 +361,6 @@ class EpollPoller:
             return True
         return False
 
-    def _dispatch_event(self, watches, on_ready, edge, fd, mask):
-        """Hand the waiters that one reported event makes ready to on_ready."""
-        watch = watches.get(fd)
-        if watch is None:
-            self._drop_stale(fd)
-            return
-        if mask & _READ_EVENTS:
-            if edge:
-                watch.readable = True
-                if mask & _HANGUP_EVENTS:
-                    watch.hangup = True
-            reader = watch.reader
-            if reader is not None:
-                if _COMPILED:  # (deque.append's C function: see _builtin_call.pxd)
-                    call_with_one(on_ready, reader)
-                else:
-                    on_ready(reader)
-        if mask & _WRITE_EVENTS:
-            if edge:
-                watch.writable = True
-            writer = watch.writer
-            if writer is not None:
-                if _COMPILED:
-                    call_with_one(on_ready, writer)
-                else:
-                    on_ready(writer)
-        if not edge and watch.reader is None and watch.writer is None:
-            self._drop_stale(fd)
-
     # -- internals --------------------------------------------------------------------------
 
     def _watch(self, fd):
