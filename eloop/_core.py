@@ -540,7 +540,10 @@ class LoopCore:
                             break
                         _pop_timer(scheduled)
                         timer._scheduled = False
-                        ready.append(timer)
+                        if _COMPILED:  # (not a method lookup by name per timer)
+                            call_with_one(self._ready_append, timer)
+                        else:
+                            ready.append(timer)
                     if not scheduled:
                         self._latest_due = _NO_TIMER_DUE
 
