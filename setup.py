@@ -70,6 +70,8 @@ class OptionalBuildExt(build_ext):
     """
 
     def run(self):
+        # A build directory reused from a failed build still holds its note.
+        self._remove_note()
         try:
             super().run()
         except Exception as exc:  # no compiler, CompileError, LinkError, a missing Python.h ...
@@ -78,12 +80,19 @@ class OptionalBuildExt(build_ext):
             _warn(reason)
             self._leave_note(reason)
 
+    def _note_path(self):
+        return os.path.join(self.build_lib, 'eloop', NOT_COMPILED_NOTE)
+
     def _leave_note(self, reason):
         """pip shows a successful build's output only with -v: `eloop info` shows this note."""
-        note = os.path.join(self.build_lib, 'eloop', NOT_COMPILED_NOTE)
+        note = self._note_path()
         if os.path.isdir(os.path.dirname(note)):
             with open(note, 'w') as file:
                 file.write(reason + '\n')
+
+    def _remove_note(self):
+        if os.path.exists(self._note_path()):
+            os.remove(self._note_path())
 
     def _remove_built_extensions(self):
         for path in self.get_outputs():

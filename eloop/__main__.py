@@ -152,9 +152,10 @@ def info():
     import eloop
     for key, value in eloop.info().items():
         print(f'{key}: {value}')
-    # Written at install when the C extensions could not be built (see setup.py).
+    # Written at install when the C extensions could not be built (see setup.py); a compiled
+    # installation ignores a note that an older, failed build left behind.
     note = os.path.join(os.path.dirname(eloop.__file__), 'NOT_COMPILED.txt')
-    if os.path.exists(note):
+    if not eloop.info()['compiled'] and os.path.exists(note):
         with open(note) as file:
             print(f'not compiled because {file.read().strip()}')
     return 0

@@ -585,6 +585,19 @@ def test_info():
         loop.close()
 
 
+@pytest.mark.parametrize('compiled', [False, True])
+def test_info_command_shows_why_the_build_fell_back_only_when_it_did(
+        compiled, tmp_path, monkeypatch, capsys):
+    import eloop.__main__ as command_line
+    (tmp_path / 'NOT_COMPILED.txt').write_text('the C extensions could not be built (no gcc).')
+    monkeypatch.setattr(eloop, '__file__', str(tmp_path / '__init__.py'))
+    monkeypatch.setattr(eloop, 'info', lambda: {'compiled': compiled})
+    assert command_line.info() == 0
+    shown = capsys.readouterr().out
+    assert f'compiled: {compiled}' in shown
+    assert ('not compiled because the C extensions' in shown) is not compiled
+
+
 def test_pure_mode_runs_the_source_modules():
     code = 'import eloop; print(eloop.info()["compiled"])'
     assert run_python(code, ELOOP_PURE='1') == 'False'
