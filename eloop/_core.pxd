@@ -7,7 +7,7 @@
 cimport cython
 
 from eloop._handles cimport (Runnable, Handle, TimerHandle, init_handle, init_timer,
-                            set_gc_visible)
+                            set_container_gc_visible, set_gc_visible)
 from eloop._epoll cimport EpollPoller
 from eloop._proactor cimport Proactor
 from eloop._builtin_call cimport call_with_one, call_without_arguments
@@ -125,13 +125,14 @@ cdef class LoopCore:
 
     cdef _hiding_while_stopped(self)
     @cython.locals(timer=TimerHandle)
+    cdef _set_queues_visible(self, bint visible)
     cpdef _set_pending_handles_visible(self, bint visible)
     cdef _show_pending_handles_when_stopped(self)
 
     @cython.locals(timer=TimerHandle)
     cpdef _drop_pending_callbacks(self)
 
-    @cython.locals(live=list, timer=TimerHandle, latest_due=double)
+    @cython.locals(live=list, scheduled=list, timer=TimerHandle, latest_due=double)
     cdef list _drop_cancelled_timers(self)
 
     @cython.locals(due=list, timer=TimerHandle)

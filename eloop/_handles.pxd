@@ -13,9 +13,10 @@ cdef extern from "Python.h":
         PyObject *context
     _ThreadContext *PyThreadState_Get()
 
-# Used by init_handle and set_gc_visible (see Handle).
+# Used by init_handle, set_gc_visible and set_container_gc_visible (see Handle).
 cdef extern from "Python.h":
     int PyObject_GC_IsTracked(object op)
+    int PyObject_IS_GC(object op)
     void PyObject_GC_Track(object op)
     void PyObject_GC_UnTrack(object op)
 
@@ -101,3 +102,4 @@ cpdef Handle init_handle(Handle handle, callback, args, loop, context, bint debu
 cpdef TimerHandle init_timer(TimerHandle timer, when, callback, args, loop, context,
                              bint debug, bint oneshot=*)
 cpdef set_gc_visible(Handle handle, bint visible)
+cpdef set_container_gc_visible(object container, bint visible)

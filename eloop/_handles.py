@@ -114,11 +114,19 @@ def set_gc_visible(handle, visible):
     nothing."""
     if not _COMPILED or not handle._oneshot:
         return
+    set_container_gc_visible(handle, visible)
+
+
+def set_container_gc_visible(container, visible):
+    """Compiled, have the cyclic GC track a container or not; otherwise nothing (plain Python
+    cannot untrack). An object of a type that the GC does not know is left as it is."""
+    if not _COMPILED or not PyObject_IS_GC(container):
+        return
     if visible:
-        if not PyObject_GC_IsTracked(handle):
-            PyObject_GC_Track(handle)
-    elif PyObject_GC_IsTracked(handle):
-        PyObject_GC_UnTrack(handle)
+        if not PyObject_GC_IsTracked(container):
+            PyObject_GC_Track(container)
+    elif PyObject_GC_IsTracked(container):
+        PyObject_GC_UnTrack(container)
 
 
 class Handle(Runnable):

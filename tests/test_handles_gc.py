@@ -81,6 +81,31 @@ def test_a_dropped_loop_that_never_ran_is_collected_with_its_handles(trigger, sc
     assert dropped_loop() is None
 
 
+@pytest.mark.parametrize('queue', ['ready', 'timers'])
+def test_a_dropped_loop_is_collected_with_the_callbacks_left_when_it_stopped(trigger, queue):
+    # While it runs, the loop hides its queues from the GC (a running loop is alive); once it
+    # stops, a cycle through a callback left in them (to a future of the loop) must be found.
+    loop = eloop.new_event_loop(trigger=trigger)
+    futures = []
+
+    def stop_with_a_callback_left():
+        loop.stop()
+        future = loop.create_future()
+        if queue == 'ready':
+            loop.call_soon(future.set_result, Sentinel())  # after stop(): for the next run
+        else:
+            loop.call_later(1000, future.set_result, Sentinel())
+        futures.append(weakref.ref(future))
+    loop.call_soon(stop_with_a_callback_left)
+    loop.run_forever()
+    dropped_loop = weakref.ref(loop)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', ResourceWarning)  # "unclosed event loop"
+        del loop
+        assert collected(futures[0])
+    assert dropped_loop() is None
+
+
 @pytest.mark.parametrize('schedule', ['call_soon', 'call_later', 'call_at'])
 def test_a_handle_that_its_callback_keeps_is_collected_once_run(loop, schedule):
     holder = Sentinel()
