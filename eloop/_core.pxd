@@ -118,19 +118,14 @@ cdef class LoopCore:
 
     cpdef _run_once(self)
     @cython.locals(ready=object, popleft=object, poller=EpollPoller, watches=dict,
-                   scheduled=list, ahead=list, count=Py_ssize_t,
+                   scheduled=list, count=Py_ssize_t,
                    ntodo=Py_ssize_t, timeout=double, end_time=double,
                    timer=TimerHandle, handle=Runnable)
     cdef _run_iterations(self, bint once)
-    @cython.locals(done=Py_ssize_t, runnable=Runnable)
-    cdef _run_ahead(self, list ahead)
-    @cython.locals(handle=Runnable)
-    cdef _run_ready_debug(self, Py_ssize_t ntodo)
-    cdef _run_in_debug_mode(self, Runnable handle)
 
     cdef _hiding_while_stopped(self)
-    cdef _set_queues_visible(self, bint visible)
     @cython.locals(timer=TimerHandle)
+    cdef _set_queues_visible(self, bint visible)
     cpdef _set_pending_handles_visible(self, bint visible)
     cdef _show_pending_handles_when_stopped(self)
 

@@ -488,7 +488,6 @@ class LoopCore:
         popleft = ready.popleft  # (compiled, its C function is called: see _builtin_call.pxd)
         poller = self._poller
         watches = poller._watches
-        ahead = poller.ahead
         while True:
             scheduled = self._scheduled
             if scheduled:
@@ -556,9 +555,6 @@ class LoopCore:
             # thread-safe.
             ntodo = len(ready)
             self._n_iterations += 1
-            if ahead:
-                self._n_extra_callbacks += len(ahead)
-                self._run_ahead(ahead)
             if ntodo != 1:
                 self._n_extra_callbacks += ntodo - 1
             if self._debug:
@@ -574,50 +570,22 @@ class LoopCore:
             if once or self._stopping:
                 return
 
-    def _run_ahead(self, ahead):
-        """Run the stream transports that the poll found readable (the poller's `ahead`) before
-        the callbacks queued before the poll, as uvloop runs its I/O callbacks.
-
-        Why: a server's task that has sent a response is queued to go on and wait for the next
-        request. Run first, the read delivers that request, and the task finds it there; run
-        after, the task parks on a future that the read then completes, which costs a step of
-        the task and a future per request (aiohttp, 50 connections: 4% of its instructions).
-        Callbacks scheduled by these reads run at the next iteration, as those of any callback
-        run at this one. Other waiters (add_reader, sock_* operations) keep asyncio's order.
-        """
-        done = 0
-        try:
-            for runnable in ahead:
-                done += 1
-                if runnable._cancelled:
-                    continue
-                if self._debug:
-                    self._run_in_debug_mode(runnable)
-                else:
-                    runnable._run()
-        finally:
-            # (What a KeyboardInterrupt left is run after the next poll.)
-            del ahead[:done]
-
     def _run_ready_debug(self, ntodo):
         ready = self._ready
         for _ in range(ntodo):
             handle = ready.popleft()
-            if not handle._cancelled:
-                self._run_in_debug_mode(handle)
+            if handle._cancelled:
+                continue
+            try:
+                self._current_handle = handle
+                t0 = self.time()
+                handle._run()
+                dt = self.time() - t0
+                if dt >= self.slow_callback_duration:
+                    logger.warning('Executing %s took %.3f seconds', _format_handle(handle), dt)
+            finally:
+                self._current_handle = None
         handle = None
-
-    def _run_in_debug_mode(self, handle):
-        """Run a callback as the current handle, and warn if it was slow."""
-        try:
-            self._current_handle = handle
-            t0 = self.time()
-            handle._run()
-            dt = self.time() - t0
-            if dt >= self.slow_callback_duration:
-                logger.warning('Executing %s took %.3f seconds', _format_handle(handle), dt)
-        finally:
-            self._current_handle = None
 
     def _make_all_timers_ready(self):
         """Every timer is due: queue them in the order of their due times, and empty the heap.
@@ -680,13 +648,12 @@ class LoopCore:
             set_gc_visible(timer, visible)
 
     def _drop_pending_callbacks(self):
-        """Empty the ready queues and the timer heap (the loop is closing). Their one-shot
+        """Empty the ready queue and the timer heap (the loop is closing). Their one-shot
         handles will never run: they drop what they refer to, as after running (see Handle)."""
         for handle in self._ready:
             if isinstance(handle, Handle) and handle._oneshot:
                 handle._forget()
         self._ready.clear()
-        self._poller.ahead.clear()
         for timer in self._scheduled:
             timer._scheduled = False
             if timer._oneshot:

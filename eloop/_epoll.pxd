@@ -45,8 +45,6 @@ cdef class EpollPoller:
     cdef unsigned int _n_registrations
     cdef int _until_stale_check
     cdef public object on_ready
-    cdef public object ahead_type
-    cdef public list ahead
 
     cpdef unsigned int park_reader(self, int fd, op, owner=*, unsigned int registration=*) except? 0
     cpdef unsigned int park_writer(self, int fd, op, owner=*, unsigned int registration=*) except? 0
@@ -57,8 +55,8 @@ cdef class EpollPoller:
     cpdef bint readable_drained(self, int fd)
     cpdef writable_exhausted(self, int fd)
     cpdef int poll(self, double timeout) except -1
-    @cython.locals(edge=bint, waiter=EpollWaiter, watches=dict, ahead=list, i=Py_ssize_t,
-                   fd=int, mask=cython.uint, watch=FdWatch)
+    @cython.locals(edge=bint, waiter=EpollWaiter, watches=dict, i=Py_ssize_t, fd=int,
+                   mask=cython.uint, watch=FdWatch)
     cpdef dispatch(self, events, Py_ssize_t count=*)
     @cython.locals(count=int)
     cdef wait_and_dispatch(self, double timeout)

@@ -134,10 +134,6 @@ class EpollPoller:
         # Set by the loop: called with each waiter that becomes ready (it appends to the ready
         # queue). Set per instance, not on the class, so that Cython can make this a C field.
         self.on_ready = None
-        # Set by the loop: the type of the read waiters that go to `ahead` instead, which the
-        # loop runs ahead of the callbacks queued before the poll (its stream transports).
-        self.ahead_type = None
-        self.ahead = []
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -299,10 +295,9 @@ class EpollPoller:
         return len(events)
 
     def dispatch(self, events, count=-1):
-        """Hand the waiters of the events epoll reported to on_ready (read waiters of
-        ahead_type to `ahead`): the (fd, events) pairs of `events`; or compiled, `events` None,
-        the first `count` events of the waiter's C array (see wait_and_dispatch), for which no
-        pair is made."""
+        """Hand the waiters of the events epoll reported to on_ready: the (fd, events) pairs of
+        `events`; or compiled, `events` None, the first `count` events of the waiter's C array
+        (see wait_and_dispatch), for which no pair is made."""
         if count < 0:
             count = len(events)
         self.n_events += count
@@ -315,8 +310,6 @@ class EpollPoller:
                 return  # level-triggered: what is really ready is reported again
         watches = self._watches
         on_ready = self.on_ready
-        ahead = self.ahead
-        ahead_type = self.ahead_type
         i = 0
         while i < count:  # (not a range: plain Python would make one per poll)
             if events is None:
@@ -336,9 +329,7 @@ class EpollPoller:
                         watch.hangup = True
                 reader = watch.reader
                 if reader is not None:
-                    if type(reader) is ahead_type:
-                        ahead.append(reader)
-                    elif _COMPILED:  # (deque.append's C function: see _builtin_call.pxd)
+                    if _COMPILED:  # (deque.append's C function: see _builtin_call.pxd)
                         call_with_one(on_ready, reader)
                     else:
                         on_ready(reader)

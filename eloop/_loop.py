@@ -20,7 +20,6 @@ from ._network import NetworkMixin
 from ._pipes import PipesMixin
 from ._signals import SignalsMixin
 from ._sockets import SocketsMixin
-from ._stream_transport import SocketStream
 from ._subprocess import SubprocessMixin
 
 _MIXINS = [NetworkMixin, SocketsMixin, ResolverMixin, SignalsMixin, DatagramMixin, PipesMixin,
@@ -37,7 +36,6 @@ class Loop(LoopCore, *_MIXINS, asyncio.AbstractEventLoop):
     def __init__(self, *, trigger=None, backend=None):
         self._config = _config.Config.from_options(trigger=trigger, backend=backend)
         LoopCore.__init__(self, edge_triggered=self._config.edge_triggered)
-        self._poller.ahead_type = SocketStream  # (see LoopCore._run_ahead)
         self._transports = weakref.WeakValueDictionary()
         self._default_executor = None
         self._executor_shutdown_called = False
