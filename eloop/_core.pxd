@@ -124,8 +124,8 @@ cdef class LoopCore:
     cdef _run_iterations(self, bint once)
 
     cdef _hiding_while_stopped(self)
-    @cython.locals(timer=TimerHandle)
     cdef _set_queues_visible(self, bint visible)
+    @cython.locals(timer=TimerHandle)
     cpdef _set_pending_handles_visible(self, bint visible)
     cdef _show_pending_handles_when_stopped(self)
 
