@@ -91,8 +91,9 @@ class OptionalBuildExt(build_ext):
                 file.write(reason + '\n')
 
     def _remove_note(self):
-        if os.path.exists(self._note_path()):
-            os.remove(self._note_path())
+        note = self._note_path()
+        if os.path.exists(note):
+            os.remove(note)
 
     def _remove_built_extensions(self):
         for path in self.get_outputs():

@@ -150,12 +150,13 @@ def run(request):
 
 def info():
     import eloop
-    for key, value in eloop.info().items():
+    details = eloop.info()
+    for key, value in details.items():
         print(f'{key}: {value}')
     # Written at install when the C extensions could not be built (see setup.py); a compiled
     # installation ignores a note that an older, failed build left behind.
     note = os.path.join(os.path.dirname(eloop.__file__), 'NOT_COMPILED.txt')
-    if not eloop.info()['compiled'] and os.path.exists(note):
+    if not details['compiled'] and os.path.exists(note):
         with open(note) as file:
             print(f'not compiled because {file.read().strip()}')
     return 0
