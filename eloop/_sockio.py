@@ -22,6 +22,11 @@ def recv_bytes(sock, fd, view):
     return bytes(view[:nbytes])
 
 
+def reuse_if_unshared(data):
+    """Compiled, recv_bytes may copy its next read of the same size into `data`, which a protocol
+    was given and did not keep (see _sockio.pyx); plain Python keeps nothing."""
+
+
 def recv_new_bytes(sock, fd, size):
     """Like recv_bytes, at most `size` bytes, received straight into a new bytes object: one
     copy of every byte rather than two, worth its allocation when large reads are expected."""

@@ -6,6 +6,7 @@ never wait, so releasing the GIL and taking it back (which the socket module doe
 call) costs more than the call. Received bytes land in a C buffer and are copied out into a bytes
 object of their exact size, whereas the socket module has to give Python a buffer to fill; for
 large reads recv_new_bytes receives straight into a bytes object and shrinks it (one copy).
+A bytes object that the protocol did not keep is reused for the next read of its size.
 EAGAIN is a return value, not an exception to create and catch. EINTR is retried after running
 the signal handlers, as the socket module does (PEP 475).
 
@@ -18,9 +19,9 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromSt
 from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_REFCNT
 from libc.errno cimport EAGAIN, EINTR, errno
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 from posix.unistd cimport close as c_close
 
 import socket
@@ -30,6 +31,19 @@ from eloop._fd_transport import accept_through_object
 cdef extern from "Python.h":
     int _PyBytes_Resize(PyObject **bytes, Py_ssize_t newsize) except -1
     object PyUnicode_DecodeFSDefaultAndSize(const char *text, Py_ssize_t size)
+    ctypedef struct PyBytesObject:
+        Py_hash_t ob_shash  # the cached hash, -1 until hash() computes it
+
+cdef extern from *:
+    """
+    /* Without the GIL, a reference count of 1 read here proves nothing about other threads. */
+    #ifdef Py_GIL_DISABLED
+    #define ELOOP_REUSE_UNSHARED_BYTES 0
+    #else
+    #define ELOOP_REUSE_UNSHARED_BYTES 1
+    #endif
+    """
+    bint ELOOP_REUSE_UNSHARED_BYTES
 
 cdef extern from "<string.h>" nogil:
     size_t strnlen(const char *text, size_t limit)
@@ -86,6 +100,15 @@ cdef enum:
     _BUFFER_SIZE = 256 * 1024
 cdef char _buffer[_BUFFER_SIZE]
 
+# Objects of this size or less come from CPython's own small-object allocator, cheap enough;
+# larger ones cost a malloc and a free (glibc's fast per-thread cache ends at 1,032 bytes).
+cdef enum:
+    _SMALL_OBJECT = 512
+
+# A bytes object that recv_bytes made and whose protocol did not keep it (see reuse_if_unshared):
+# the next read of the same size is copied into it rather than into a new object.
+cdef object _unshared = None
+
 
 cdef inline bint _would_block(int error):
     return error == EAGAIN or error == EWOULDBLOCK
@@ -115,7 +138,25 @@ cpdef object recv_bytes(object sock, int fd, object view):
     nbytes = _recv(fd, _buffer, size)
     if nbytes < 0:
         return None
+    global _unshared
+    cdef object data = _unshared
+    if data is not None and PyBytes_GET_SIZE(data) == nbytes:
+        _unshared = None
+        memcpy(PyBytes_AS_STRING(data), _buffer, nbytes)
+        (<PyBytesObject *>data).ob_shash = -1
+        return data
     return PyBytes_FromStringAndSize(_buffer, nbytes)
+
+
+cpdef reuse_if_unshared(object data):
+    # Held by the caller alone (Cython passes `data` borrowed) after the protocol's
+    # data_received returned: no other code can ever see this object again, so it is as new,
+    # the condition _PyBytes_Resize relies on to change a bytes object in place. Streams whose
+    # reads keep one size (an echo, a protocol of fixed frames) then allocate nothing per read.
+    global _unshared
+    if (ELOOP_REUSE_UNSHARED_BYTES and Py_REFCNT(data) == 1 and PyBytes_CheckExact(data)
+            and PyBytes_GET_SIZE(data) > _SMALL_OBJECT):
+        _unshared = data
 
 
 cpdef object recv_new_bytes(object sock, int fd, Py_ssize_t size):

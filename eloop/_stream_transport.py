@@ -617,6 +617,8 @@ class SocketStream(Runnable):
             self.large_reads_left = _LARGE_READS_KEPT
         elif self.large_reads_left:
             self.large_reads_left -= 1
+        if _COMPILED:
+            _sockio.reuse_if_unshared(data)
         return nbytes if nbytes >= size else _SHORT
 
     def read_into_protocol(self):

@@ -367,6 +367,48 @@ def test_write_of_a_reused_bytearray_is_copied_when_buffered(loop):
     run(loop, main())
 
 
+def test_data_a_protocol_keeps_is_never_changed_by_later_reads(loop):
+    """Received bytes are the protocol's: those it keeps (the object, or a memoryview of it)
+    stay as they came, even when later reads are of the same size, and every chunk's hash is
+    the hash of its own content."""
+    size, count = 2000, 90
+
+    class Keeper(asyncio.Protocol):
+        def __init__(self):
+            self.kept, self.views, self.hashes_wrong = [], [], 0
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            copy = bytearray(data)  # (bytes(data) would be data itself)
+            if hash(data) != hash(bytes(copy)):
+                self.hashes_wrong += 1
+            turn = data[0] % 3
+            if turn == 0:
+                self.kept.append((data, copy))
+            elif turn == 1:
+                self.views.append((memoryview(data), copy))
+            self.transport.write(b'k')
+
+    async def main():
+        keeper = Keeper()
+        server = await loop.create_server(lambda: keeper, '127.0.0.1', 0)
+        reader, writer = await asyncio.open_connection(
+            '127.0.0.1', server.sockets[0].getsockname()[1])
+        for i in range(count):
+            writer.write(bytes([i % 256]) * size)
+            await reader.readexactly(1)  # one message per read on the other side
+        writer.close()
+        server.close()
+        assert len(keeper.kept) == len(keeper.views) == count // 3
+        assert all(data == copy for data, copy in keeper.kept)
+        assert all(view == copy for view, copy in keeper.views)
+        assert keeper.hashes_wrong == 0
+
+    run(loop, main())
+
+
 # -- half-close and EOF -------------------------------------------------------------------------
 
 
