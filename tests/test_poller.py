@@ -157,6 +157,37 @@ def test_two_busy_readers_both_make_progress(loop):
             b.close()
 
 
+def test_io_is_seen_promptly_while_a_task_keeps_callbacks_ready(run, loop, pair):
+    """A task spinning on sleep(0) always has a callback ready; the loop still polls often
+    enough that a reader gets its data within milliseconds, not after the spinning ends."""
+    a, b = pair
+    latencies = []
+
+    def on_readable():
+        a.recv(16)
+        latencies.append(time.monotonic() - sent_at[0])
+
+    sent_at = []
+
+    def send():
+        sent_at.append(time.monotonic())
+        b.send(b'x')
+
+    async def spin(seconds):
+        deadline = time.monotonic() + seconds
+        while not latencies and time.monotonic() < deadline:
+            await asyncio.sleep(0)
+
+    loop.add_reader(a, on_readable)
+    try:
+        loop.call_later(0.02, send)
+        run(spin(2.0))
+    finally:
+        loop.remove_reader(a)
+    assert latencies, 'the reader never ran while the task was spinning'
+    assert latencies[0] < 0.05
+
+
 def test_parked_receivers_ready_together_complete_in_one_iteration(run, loop):
     pairs = [socket.socketpair() for _ in range(8)]
     completed_at = []
