@@ -246,7 +246,7 @@ class LoopCore:
         self._n_iterations = 0
         self._n_extra_callbacks = 0  # the sum of (callbacks run - 1) over iterations
         self._n_skipped_polls = 0
-        self._last_poll_end = _NO_TIMER_DUE  # (-inf, on the loop's clock)
+        self._last_poll_end = -math.inf  # (on the loop's clock)
         # The objects given to add_reader/add_writer, by fd: a socket closed since then has
         # fileno() -1, and remove_reader/remove_writer find its fd by the object (as selectors do).
         self._reader_fileobjs = {}
@@ -446,7 +446,7 @@ class LoopCore:
             self._set_queues_visible(False)
             # The first iteration polls, whatever is ready: `call_soon(loop.stop)` then
             # `run_forever()` is asyncio's way to run the loop once, I/O included.
-            self._last_poll_end = _NO_TIMER_DUE
+            self._last_poll_end = -math.inf
             self._run_iterations(False)
         finally:
             self._set_queues_visible(True)
