@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from eloop._bench import cli, loops, runner, stats, strace, workloads
+from eloop._bench import cli, loops, report, runner, stats, strace, workloads
+from eloop._bench import samples as samples_module
 from eloop._bench.workloads import WORKLOADS
 
 
@@ -115,6 +116,25 @@ def test_summary_takes_medians_and_orients_ratios():
     assert cells['eloop']['ratios'] == {'rps': 2.0, 'cpu_us_per_req': 2.0,
                                         'syscalls_per_req': None, 'strace_syscalls_per_req': None}
     assert cells['eloop']['errors'] == ['boom']
+
+
+def test_round_ratios_pair_each_sample_with_the_baselines_of_its_round():
+    # Round 2 was slow for both loops: the medians' ratio hides that eloop lost round 3, and
+    # the round-by-round range shows it.
+    figures = [('asyncio', 1, 10), ('eloop', 1, 5), ('asyncio', 2, 40), ('eloop', 2, 20),
+               ('asyncio', 3, 10), ('eloop', 3, 12.5), ('asyncio', 4, 10)]
+    samples = [{'workload': 'tcp-echo-1k', 'loop': loop, 'round': r,
+                'metrics': {'cpu_us_per_req': cpu}} for loop, r, cpu in figures]
+    samples.append({'workload': 'tcp-echo-1k', 'loop': 'eloop', 'round': 4, 'error': 'boom'})
+    cells = {c['loop']: c for c in stats.summarize(samples, WORKLOADS, 'asyncio')}
+    assert cells['eloop']['round_ratios']['cpu_us_per_req'] == {
+        'min': 0.8, 'median': 2.0, 'max': 2.0, 'n': 3}
+    assert cells['eloop']['round_ratios']['rps'] is None
+    assert cells['asyncio']['round_ratios']['cpu_us_per_req']['min'] == 1.0
+    line = next(line for line in report.table(
+        list(cells.values()), WORKLOADS, samples_module.Settings(), 4, 'asyncio', {}).splitlines()
+        if line.strip().startswith('eloop'))
+    assert '0.80-2.00' in line
 
 
 def test_plot_draws_a_png_or_names_the_missing_extra(tmp_path):

@@ -10,7 +10,7 @@ from . import loops
 
 NAME_WIDTH = 12
 VALUE_WIDTH = 16
-RATIO_WIDTH = 10
+RATIO_WIDTH = 17
 
 
 def format_value(value, metric):
@@ -33,8 +33,14 @@ def format_figures(figures, metric):
     return text
 
 
-def format_ratio(value):
-    return '' if value is None else f'{value:.2f}×'
+def format_ratio(value, of_rounds):
+    """The ratio of the medians, then the range of the round-by-round ratios when they vary."""
+    if value is None:
+        return ''
+    text = f'{value:.2f}×'
+    if of_rounds and of_rounds['n'] > 1 and of_rounds['min'] != of_rounds['max']:
+        text += f" {of_rounds['min']:.2f}-{of_rounds['max']:.2f}"
+    return text
 
 
 def measured_metrics(workload, cells):
@@ -53,7 +59,8 @@ def _row(cell, metrics):
         return name + f"error: {cell['errors'][0]}"
     columns = ''.join(
         f"{format_figures(cell['metrics'].get(m.key), m):>{VALUE_WIDTH}}"
-        f"{format_ratio(cell['ratios'][m.key]):>{RATIO_WIDTH}}" for m in metrics)
+        f"{format_ratio(cell['ratios'][m.key], cell['round_ratios'][m.key]):>{RATIO_WIDTH}}"
+        for m in metrics)
     if cell['errors']:
         columns += f"  ({len(cell['errors'])} of {cell['rounds']} rounds failed: {cell['errors'][0]})"
     return name + columns
@@ -71,7 +78,8 @@ def table(cells, workloads, settings, rounds, baseline, labels):
     """The report: a block per workload, a row per loop, then what each loop name stands for."""
     lines = [f'Medians of {rounds} round(s), loops interleaved. ±: spread (max-min)/median. '
              f'×{baseline}: times better than {baseline} (>1 is better; for CPU, memory and '
-             f'time: {baseline}\'s figure / this one).', '']
+             f'time: {baseline}\'s figure / this one), from the medians, then the lowest and '
+             f'highest of the same ratio taken within one round.', '']
     for name in dict.fromkeys(c['workload'] for c in cells):
         workload = workloads[name]
         of_workload = [c for c in cells if c['workload'] == name]

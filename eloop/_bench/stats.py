@@ -1,5 +1,7 @@
 """From samples to figures: the median of each metric per workload and loop, its spread, and
-how many times better than the baseline loop it is."""
+how many times better than the baseline loop it is: as a ratio of the medians, and round by
+round (a loop's sample against the baseline's of the same round, taken minutes apart at most),
+whose range says whether a ratio near 1 stands out from the machine's noise."""
 
 import statistics
 
@@ -26,18 +28,28 @@ def summarize_cell(samples, workload):
         # (A metric some loops do not measure, such as the syscalls their loop counts, is absent.)
         values = [s['metrics'][metric.key] for s in good if metric.key in s['metrics']]
         if values:
-            cell['metrics'][metric.key] = {
-                'median': statistics.median(values), 'min': min(values), 'max': max(values),
-                'spread': spread(values), 'n': len(values)}
+            cell['metrics'][metric.key] = dict(range_of(values), spread=spread(values))
     return cell
+
+
+def range_of(values):
+    """min, median and max of `values`, None if there are none."""
+    if not values:
+        return None
+    return {'min': min(values), 'median': statistics.median(values), 'max': max(values),
+            'n': len(values)}
 
 
 def summarize(samples, workloads, baseline):
     """One cell per (workload, loop) that has samples, in the order the samples were taken,
-    each with 'ratios' against the `baseline` loop's medians of the same workload."""
+    each with 'ratios' against the `baseline` loop's medians of the same workload, and
+    'round_ratios': the range of its ratios against the baseline's sample of the same round."""
     groups = {}
+    by_round = {}
     for sample in samples:
         groups.setdefault((sample['workload'], sample['loop']), []).append(sample)
+        if 'metrics' in sample:
+            by_round[sample['workload'], sample['loop'], sample['round']] = sample['metrics']
     cells = [summarize_cell(group, workloads[name]) for (name, _), group in groups.items()]
     medians = {(c['workload'], c['loop'], key): figures['median']
                for c in cells for key, figures in c['metrics'].items()}
@@ -47,4 +59,19 @@ def summarize(samples, workloads, baseline):
                               medians.get((cell['workload'], baseline, metric.key)),
                               metric.higher_is_better)
             for metric in workloads[cell['workload']].metrics}
+        cell['round_ratios'] = {
+            metric.key: _round_ratios(by_round, cell['workload'], cell['loop'], baseline, metric)
+            for metric in workloads[cell['workload']].metrics}
     return cells
+
+
+def _round_ratios(by_round, workload, loop, baseline, metric):
+    """The range of `loop`'s ratios against `baseline`, each from the two samples of one round."""
+    ratios = []
+    for (name, of_loop, round_number), metrics in by_round.items():
+        if name == workload and of_loop == loop:
+            base = by_round.get((workload, baseline, round_number), {})
+            value = ratio(metrics.get(metric.key), base.get(metric.key), metric.higher_is_better)
+            if value is not None:
+                ratios.append(value)
+    return range_of(ratios)
