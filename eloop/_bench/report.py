@@ -10,7 +10,7 @@ from . import loops
 
 NAME_WIDTH = 12
 VALUE_WIDTH = 16
-RATIO_WIDTH = 17
+RATIO_WIDTH = 19  # room for "10.36× 9.77-10.49" and a space before it
 
 
 def format_value(value, metric):
