@@ -18,6 +18,7 @@ cdef Py_ssize_t _READ_BUDGET_CALLS
 cdef Py_ssize_t _LARGE_READ
 cdef int _LARGE_READS_KEPT
 cdef Py_ssize_t _LARGE_READ_SIZE
+cdef Py_ssize_t _WHOLE_READ_SIZE
 cdef Py_ssize_t _SHORT
 cdef Py_ssize_t _STOP
 
@@ -53,7 +54,8 @@ cdef class SocketStream(Runnable):
     cdef public unsigned short sock_family
     cdef public unsigned short sock_proto
     cdef public unsigned int registration
-    cdef public unsigned short large_reads_left
+    cdef public unsigned char large_reads_left
+    cdef public unsigned char reads_whole  # a flag, in the byte beside the counter
     cdef public unsigned short listed  # a flag, in the 2 bytes beside the counter
     cdef public bint reading_parked
     cdef public bint writing_parked
@@ -73,7 +75,7 @@ cdef class SocketStream(Runnable):
     @cython.locals(total=Py_ssize_t, nbytes=Py_ssize_t, calls_left=Py_ssize_t)
     cpdef on_readable(self)
     @cython.locals(data=bytes, nbytes=Py_ssize_t, size=Py_ssize_t)
-    cdef Py_ssize_t read_data(self) except? -9
+    cdef Py_ssize_t read_data(self, Py_ssize_t burst) except? -9
     @cython.locals(nbytes=Py_ssize_t, size=Py_ssize_t)
     cdef Py_ssize_t read_into_protocol(self) except? -9
     cdef Py_ssize_t nothing_read(self, bint would_block) except? -9

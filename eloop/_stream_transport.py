@@ -65,6 +65,11 @@ _READ_BUDGET_CALLS = 16
 _LARGE_READ = 8 * 1024
 _LARGE_READS_KEPT = 4
 _LARGE_READ_SIZE = 96 * 1024
+# A stream whose bursts (what came until a read came back short) are a little larger than that,
+# such as messages of 100 KiB, has its large reads made of this size: a burst then takes one read,
+# one data_received and one send rather than two each. Still under malloc's mmap threshold; a
+# stream of larger bursts keeps _LARGE_READ_SIZE, whose pieces suit StreamReader's buffer.
+_WHOLE_READ_SIZE = 124 * 1024
 # asyncio's default write buffer limits.
 _HIGH_WATER = 64 * 1024
 _LOW_WATER = _HIGH_WATER // 4
@@ -398,7 +403,7 @@ class SocketStream(Runnable):
     _source_traceback = None
 
     __slots__ = ('transport', 'loop', 'poller', 'sock', 'sock_family', 'sock_proto', 'peer_ipv4',
-                 'fd', 'recv_view', 'large_reads_left', 'listed', 'context',
+                 'fd', 'recv_view', 'large_reads_left', 'reads_whole', 'listed', 'context',
                  'write_waiter', 'reading_parked', 'writing_parked', 'registration',
                  'read_iteration', 'server',
                  'protocol', 'protocol_connected', 'buffered', 'data_received', 'buffer',
@@ -426,6 +431,7 @@ class SocketStream(Runnable):
         self.peer_ipv4 = 0  # the peer address accept() gave, if IPv4 (see set_peername)
         self.recv_view = loop._shared_recv_view()
         self.large_reads_left = 0
+        self.reads_whole = False  # large reads are of _WHOLE_READ_SIZE (see there)
         # The loop finds an open transport of a stream as its fd's reader (the stream, parked
         # on the poller) or in loop._transports, by weak reference: `listed`. An idle connection
         # that reads is not listed (the entry would be a seventh of its memory): the entry made
@@ -560,7 +566,7 @@ class SocketStream(Runnable):
             calls_left -= 1
             if not self.reading_parked:
                 return  # paused or closed, possibly by the protocol just now
-            nbytes = self.read_into_protocol() if self.buffered else self.read_data()
+            nbytes = self.read_into_protocol() if self.buffered else self.read_data(total)
             if nbytes == _STOP:
                 return
             if nbytes == _SHORT:
@@ -579,13 +585,13 @@ class SocketStream(Runnable):
             # of what is left, so come back after the others (LT mode: epoll reports it again).
             self.loop._ready.append(self)
 
-    def read_data(self):
+    def read_data(self, burst):
         """One recv for a Protocol: the bytes read if they filled the buffer, else _SHORT or
-        _STOP."""
+        _STOP. `burst`: the bytes this event has read before it."""
         self.poller.n_recv += 1
         try:
             if self.large_reads_left:
-                size = _LARGE_READ_SIZE
+                size = _WHOLE_READ_SIZE if self.reads_whole else _LARGE_READ_SIZE
                 data = _sockio.recv_new_bytes(self.sock, self.fd, size)
             elif _COMPILED:
                 size = len(self.recv_view)
@@ -613,6 +619,9 @@ class SocketStream(Runnable):
             self.fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
             return _STOP
         nbytes = len(data)
+        if size <= _WHOLE_READ_SIZE:  # a large read (the shared buffer is larger)
+            burst += nbytes
+            self.reads_whole = nbytes < size and _LARGE_READ_SIZE < burst <= _WHOLE_READ_SIZE
         if nbytes > _LARGE_READ:
             self.large_reads_left = _LARGE_READS_KEPT
         elif self.large_reads_left:

@@ -409,6 +409,58 @@ def test_data_a_protocol_keeps_is_never_changed_by_later_reads(loop):
     run(loop, main())
 
 
+def test_messages_a_little_larger_than_a_large_read_come_whole_once_their_size_is_seen(loop):
+    """A stream of 100 KiB messages (more than one large read of 96 KiB) gets each message in
+    one data_received once the transport has seen their size; a larger burst still comes in
+    pieces of at most 124 KiB, and every byte arrives in order."""
+    size = 100 * 1024
+
+    class Collector(asyncio.Protocol):
+        def __init__(self):
+            self.chunks, self.received, self.message_done = [], bytearray(), None
+
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            self.chunks.append(len(data))
+            self.received += data
+            if self.message_done and len(self.received) >= self.expected:
+                self.message_done.set_result(None)
+
+    async def send(client, collector, message):
+        collector.chunks.clear()
+        collector.expected = len(collector.received) + len(message)
+        collector.message_done = loop.create_future()
+        # Sent whole before the server's transport reads (one thread): it finds it all queued.
+        await loop.sock_sendall(client, message)
+        await collector.message_done
+        return list(collector.chunks)
+
+    async def main():
+        collector = Collector()
+        # Socket buffers that hold a whole burst: each send() queues all of its message.
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024 * 1024)
+        listener.bind(('127.0.0.1', 0))
+        server = await loop.create_server(lambda: collector, sock=listener)
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1024 * 1024)
+        client.setblocking(False)
+        await loop.sock_connect(client, listener.getsockname())
+        messages = [os.urandom(size) for _ in range(6)] + [os.urandom(300 * 1024)] + [
+            os.urandom(size) for _ in range(3)]
+        chunks = [await send(client, collector, message) for message in messages]
+        client.close()
+        server.close()
+        assert bytes(collector.received) == b''.join(messages)
+        assert chunks[2:6] == [[size]] * 4, chunks  # the first two show the size
+        assert max(chunks[6]) <= 124 * 1024 and sum(chunks[6]) == 300 * 1024, chunks
+        assert chunks[-1] == [size], chunks
+
+    run(loop, main())
+
+
 # -- half-close and EOF -------------------------------------------------------------------------
 
 
