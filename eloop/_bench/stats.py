@@ -45,11 +45,8 @@ def summarize(samples, workloads, baseline):
     each with 'ratios' against the `baseline` loop's medians of the same workload, and
     'round_ratios': the range of its ratios against the baseline's sample of the same round."""
     groups = {}
-    by_round = {}
     for sample in samples:
         groups.setdefault((sample['workload'], sample['loop']), []).append(sample)
-        if 'metrics' in sample:
-            by_round[sample['workload'], sample['loop'], sample['round']] = sample['metrics']
     cells = [summarize_cell(group, workloads[name]) for (name, _), group in groups.items()]
     medians = {(c['workload'], c['loop'], key): figures['median']
                for c in cells for key, figures in c['metrics'].items()}
@@ -59,19 +56,18 @@ def summarize(samples, workloads, baseline):
                               medians.get((cell['workload'], baseline, metric.key)),
                               metric.higher_is_better)
             for metric in workloads[cell['workload']].metrics}
+        baseline_rounds = {s['round']: s['metrics']
+                           for s in groups.get((cell['workload'], baseline), ()) if 'metrics' in s}
         cell['round_ratios'] = {
-            metric.key: _round_ratios(by_round, cell['workload'], cell['loop'], baseline, metric)
+            metric.key: _round_ratios(groups[cell['workload'], cell['loop']], baseline_rounds, metric)
             for metric in workloads[cell['workload']].metrics}
     return cells
 
 
-def _round_ratios(by_round, workload, loop, baseline, metric):
-    """The range of `loop`'s ratios against `baseline`, each from the two samples of one round."""
-    ratios = []
-    for (name, of_loop, round_number), metrics in by_round.items():
-        if name == workload and of_loop == loop:
-            base = by_round.get((workload, baseline, round_number), {})
-            value = ratio(metrics.get(metric.key), base.get(metric.key), metric.higher_is_better)
-            if value is not None:
-                ratios.append(value)
-    return range_of(ratios)
+def _round_ratios(samples, baseline_rounds, metric):
+    """The range of the ratios of `samples` (one cell's) against the baseline's metrics of the
+    same round (`baseline_rounds`: round -> metrics)."""
+    ratios = (ratio(s['metrics'].get(metric.key), baseline_rounds[s['round']].get(metric.key),
+                    metric.higher_is_better)
+              for s in samples if 'metrics' in s and s['round'] in baseline_rounds)
+    return range_of([value for value in ratios if value is not None])
