@@ -619,7 +619,7 @@ class SocketStream(Runnable):
             self.fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
             return _STOP
         nbytes = len(data)
-        if size <= _WHOLE_READ_SIZE:  # a large read (the shared buffer is larger)
+        if self.large_reads_left:  # (as when this read was made: counted down below)
             burst += nbytes
             self.reads_whole = nbytes < size and _LARGE_READ_SIZE < burst <= _WHOLE_READ_SIZE
         if nbytes > _LARGE_READ:
