@@ -87,6 +87,22 @@ def test_unknown_loop_or_workload_is_refused(capsys):
     assert 'nosuchworkload' in capsys.readouterr().err
 
 
+def test_a_loop_named_twice_is_measured_twice_as_a_row_of_its_own(capsys, tmp_path):
+    # How a user sees the machine's noise: the same loop against itself in one run.
+    assert cli.choose_loops('eloop,asyncio,eloop,eloop', print) == [
+        'eloop', 'asyncio', 'eloop#2', 'eloop#3']
+    out, result = run_bench(capsys, tmp_path, '--loops', 'eloop,asyncio,eloop',
+                            '--workloads', 'call_soon', '--scale', '0.001')
+    assert [s['loop'] for s in result['samples']] == ['eloop', 'asyncio', 'eloop#2']
+    repeat = result['samples'][2]
+    assert repeat['metrics']['ops_per_s'] > 0, repeat
+    assert repeat['label'] == result['samples'][0]['label']  # the same loop, not a fallback
+    assert result['meta']['labels']['eloop#2'] == result['meta']['labels']['eloop']
+    cells = {c['loop']: c for c in result['summary']}
+    assert cells['eloop#2']['ratios']['ops_per_s'] > 0
+    assert 'eloop#2' in out
+
+
 def test_loops_take_turns_within_each_workload():
     chosen = [WORKLOADS['call_soon'], WORKLOADS['tcp-echo-1k']]
     plan = runner.schedule(chosen, ['asyncio', 'eloop', loops.C_REFERENCE], rounds=2)

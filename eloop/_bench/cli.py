@@ -19,7 +19,9 @@ def parse_args(argv):
                     'fresh process, loops interleaved over rounds, medians and ratios printed.')
     parser.add_argument('--loops', default=','.join(ALL_LOOPS),
                         help=f'comma-separated, from {",".join(ALL_LOOPS)} (default: all installed; '
-                             f'{loops.C_REFERENCE} is the C reference server of the echo workloads)')
+                             f'{loops.C_REFERENCE} is the C reference server of the echo workloads). '
+                             f'A loop named twice is measured twice, the second row as '
+                             f'{loops.repeat_name("NAME", 2)}: their ratio shows the noise')
     parser.add_argument('--workloads', default='all',
                         help='comma-separated workload or group names (see --list; default: all)')
     parser.add_argument('--rounds', type=int, help=f'rounds per workload (default {DEFAULT_ROUNDS}, '
@@ -45,16 +47,19 @@ def parse_args(argv):
 
 
 def choose_loops(spec, note):
-    """The loops asked for that are installed, in order; a note for each one that is not."""
+    """The rows asked for whose loops are installed, in order; a note for each loop that is not.
+    A loop named again is a row of its own (see loops.repeat_name)."""
     chosen = []
+    runs = {}
     for name in filter(None, (part.strip() for part in spec.split(','))):
         if name not in ALL_LOOPS:
             raise ValueError(f'unknown loop {name!r}: expected some of {", ".join(ALL_LOOPS)}')
         if loops.is_installed(name):
-            chosen.append(name)
+            runs[name] = runs.get(name, 0) + 1
+            chosen.append(loops.repeat_name(name, runs[name]))
         else:
             note(f'{name} is not installed: skipped (pip install {loops.LOOPS[name][0]})')
-    return list(dict.fromkeys(chosen))
+    return chosen
 
 
 def list_everything():

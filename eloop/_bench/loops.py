@@ -25,6 +25,20 @@ C_REFERENCE = 'c-epoll'
 DEFAULT_LOOPS = ('eloop', 'eloop-edge', 'eloop-pure', 'asyncio', 'uvloop', 'rloop')
 BASELINE = 'asyncio'
 
+# A loop named again in --loops is measured again, as a row of its own: NAME#2, NAME#3... The
+# ratio between two rows of one loop is what the machine's noise alone makes of a ratio.
+REPEAT_MARK = '#'
+
+
+def repeat_name(name, number):
+    """The row of the `number`th run of loop `name` in one benchmark (the first is `name`)."""
+    return name if number == 1 else f'{name}{REPEAT_MARK}{number}'
+
+
+def base_name(row):
+    """The loop that the row `row` (a name from repeat_name) measures."""
+    return row.partition(REPEAT_MARK)[0]
+
 
 def is_installed(name):
     """True if the loop `name` can be made here (its package is importable)."""

@@ -108,7 +108,8 @@ def labels_from(records, loop_names):
     return {name: labels.get(name, _unlabelled(name)) for name in loop_names}
 
 
-def _unlabelled(name):
+def _unlabelled(row):
+    name = loops.base_name(row)
     if name == loops.C_REFERENCE:
         return 'C epoll echo server (reference)'
     return loops.LOOPS[name][2] + ' (no sample succeeded)'

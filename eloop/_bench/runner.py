@@ -9,7 +9,7 @@ from . import loops, samples
 
 def applies(workload, loop):
     """The C reference server only stands in where a plain echo server is what is measured."""
-    return loop != loops.C_REFERENCE or workload.has_c_reference
+    return loops.base_name(loop) != loops.C_REFERENCE or workload.has_c_reference
 
 
 def schedule(workloads, loop_names, rounds):
@@ -26,7 +26,7 @@ def run(plan, rounds, settings, progress, take=samples.take):
     try:
         for workload, round_number, loop in plan:
             progress.step(f'{workload.name} round {round_number}/{rounds} {loop}')
-            sample = take(workload, loop, settings)
+            sample = take(workload, loops.base_name(loop), settings)
             records.append({'workload': workload.name, 'loop': loop, 'round': round_number, **sample})
     except KeyboardInterrupt:
         # Children are already stopped (each sample cleans up its own); report what was measured.
