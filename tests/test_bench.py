@@ -101,6 +101,9 @@ def test_a_loop_named_twice_is_measured_twice_as_a_row_of_its_own(capsys, tmp_pa
     cells = {c['loop']: c for c in result['summary']}
     assert cells['eloop#2']['ratios']['ops_per_s'] > 0
     assert 'eloop#2' in out
+    # The longest row name a repeat makes stays apart from its description in the legend.
+    legend = report.table([], {}, None, 1, 'eloop', {'eloop-pure#2': 'eloop, plain Python'})
+    assert '  eloop-pure#2 ' in legend
 
 
 def test_loops_take_turns_within_each_workload():
