@@ -546,6 +546,9 @@ class LoopCore:
                         events = poller.waiter.wait(timeout)
                         if events:
                             poller.dispatch(events)
+                        # Not kept while the callbacks run, nor until the next poll: the
+                        # list and its (fd, events) pairs are as long as the busiest poll.
+                        events = None
                     self._last_poll_end = _monotonic()
             else:
                 # Callbacks are ready and the poller watches only the loop's own wakeup eventfd:
