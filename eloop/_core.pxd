@@ -13,7 +13,7 @@ from eloop._proactor cimport Proactor
 from eloop._builtin_call cimport call_with_one, call_without_arguments
 
 cdef bint _COMPILED
-cdef double _NO_TIMER_DUE, _BUSY_POLL_INTERVAL
+cdef double _NO_TIMER_DUE
 
 # Module constants and the callables of the hot paths as C variables: Python 3.12+ no longer
 # lets Cython cache a lookup of a module global, and these are read at every iteration or call.
@@ -85,7 +85,6 @@ cdef class LoopCore:
     cdef public unsigned long long _n_iterations
     cdef public long long _n_extra_callbacks
     cdef public unsigned long long _n_skipped_polls
-    cdef public double _last_poll_end
     cdef public EpollPoller _poller
     cdef public Proactor _proactor
     cdef public int _wakeup_fd
@@ -120,8 +119,7 @@ cdef class LoopCore:
     cpdef _run_once(self)
     @cython.locals(ready=object, popleft=object, poller=EpollPoller, watches=dict,
                    scheduled=list, count=Py_ssize_t,
-                   ntodo=Py_ssize_t, timeout=double, end_time=double, now=double,
-                   polled_moments_ago=bint,
+                   ntodo=Py_ssize_t, timeout=double, end_time=double,
                    timer=TimerHandle, handle=Runnable)
     cdef _run_iterations(self, bint once)
 

@@ -47,12 +47,6 @@ _MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5
 _MAXIMUM_POLL_TIMEOUT = 24 * 3600
 # The fds the poller watches for the loop itself: the wakeup eventfd of call_soon_threadsafe.
 _OWN_FDS = 1
-# While callbacks are ready, the poller is asked again only once this many seconds have passed
-# since its last answer: the I/O of that time is gathered into one poll. A server then answers a
-# wave of requests, the client sends the next wave, and each poll finds many, instead of a poll
-# between every two steps of a request finding one or two (aiohttp under 10 connections: server
-# CPU per request -12%). It bounds how long ready I/O waits behind a busy loop.
-_BUSY_POLL_INTERVAL = 250e-6
 
 # What the hot paths call, bound once (compiled, C variables: see _core.pxd).
 _monotonic = monotonic
@@ -246,7 +240,6 @@ class LoopCore:
         self._n_iterations = 0
         self._n_extra_callbacks = 0  # the sum of (callbacks run - 1) over iterations
         self._n_skipped_polls = 0
-        self._last_poll_end = -math.inf  # (on the loop's clock)
         # The objects given to add_reader/add_writer, by fd: a socket closed since then has
         # fileno() -1, and remove_reader/remove_writer find its fd by the object (as selectors do).
         self._reader_fileobjs = {}
@@ -444,9 +437,6 @@ class LoopCore:
             events._set_running_loop(self)
             self._set_pending_handles_visible(False)
             self._set_queues_visible(False)
-            # The first iteration polls, whatever is ready: `call_soon(loop.stop)` then
-            # `run_forever()` is asyncio's way to run the loop once, I/O included.
-            self._last_poll_end = -math.inf
             self._run_iterations(False)
         finally:
             self._set_queues_visible(True)
@@ -528,28 +518,22 @@ class LoopCore:
             else:
                 timeout = -1.0  # wait until an fd is ready
             if timeout != 0 or len(watches) > _OWN_FDS:
-                if timeout == 0 and not (once or self._stopping):
-                    now = _monotonic()
-                    polled_moments_ago = now - self._last_poll_end < _BUSY_POLL_INTERVAL
+                # Every iteration polls, as asyncio's does, even with callbacks ready: the I/O
+                # ready when an iteration starts is handled in it, which code that yields with
+                # sleep(0) to let I/O in relies on. (Skipping polls while callbacks were ready
+                # let a chain of callbacks run ahead of I/O: aiohttp's
+                # test_shutdown_close_websockets then failed 7 times in 30.)
+                # The poller's waiter is the kernel call itself (select.epoll.poll in plain
+                # Python): no Python-level call on the way when nothing is ready.
+                if _COMPILED:
+                    poller.wait_and_dispatch(timeout)  # (no (fd, events) pair per event)
                 else:
-                    polled_moments_ago = False
-                if polled_moments_ago:
-                    # Callbacks are ready and the poller answered moments ago: they run first
-                    # (see _BUSY_POLL_INTERVAL). _run_once() and a stopping loop poll, as asyncio.
-                    self._n_skipped_polls += 1
-                else:
-                    # The poller's waiter is the kernel call itself (select.epoll.poll in plain
-                    # Python): no Python-level call on the way when nothing is ready.
-                    if _COMPILED:
-                        poller.wait_and_dispatch(timeout)  # (no (fd, events) pair per event)
-                    else:
-                        events = poller.waiter.wait(timeout)
-                        if events:
-                            poller.dispatch(events)
-                        # Not kept while the callbacks run, nor until the next poll: the
-                        # list and its (fd, events) pairs are as long as the busiest poll.
-                        events = None
-                    self._last_poll_end = _monotonic()
+                    events = poller.waiter.wait(timeout)
+                    if events:
+                        poller.dispatch(events)
+                    # Not kept while the callbacks run, nor until the next poll: the list
+                    # and its (fd, events) pairs are as long as the busiest poll.
+                    events = None
             else:
                 # Callbacks are ready and the poller watches only the loop's own wakeup eventfd:
                 # a poll could only report a call_soon_threadsafe whose callback is queued
