@@ -159,6 +159,39 @@ def test_callback_chains_do_not_sleep(loop):
     assert time.monotonic() - start < 2
 
 
+
+def test_io_that_becomes_ready_during_a_callback_chain_is_handled_at_the_next_iteration(loop):
+    # asyncio polls at every iteration, also while callbacks are ready, so code that yields
+    # (sleep(0), a chain of call_soon) lets ready I/O in one iteration later. A loop that
+    # skipped polls while busy let the chain run ahead of it (aiohttp's shutdown tests lost a
+    # websocket close frame so).
+    import socket
+    reader, writer = socket.socketpair()
+    seen = []
+
+    def on_readable():
+        seen.append('readable')
+        loop.remove_reader(reader)
+
+    def step(n):
+        seen.append(n)
+        if n == 5:
+            writer.send(b'x')  # ready from now on: the next iteration's poll sees it
+        if n < 50:
+            loop.call_soon(step, n + 1)
+        else:
+            loop.stop()
+
+    loop.add_reader(reader, on_readable)
+    loop.call_soon(step, 0)
+    try:
+        loop.run_forever()
+    finally:
+        reader.close()
+        writer.close()
+    # Step 6 was queued before the poll of its iteration, the reader's callback after it.
+    assert seen.index('readable') == seen.index(6) + 1, seen
+
 # -- cancelled timers ---------------------------------------------------------------------------
 
 def test_cancelled_timer_at_the_head_is_dropped(loop):
