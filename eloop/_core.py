@@ -518,13 +518,11 @@ class LoopCore:
             else:
                 timeout = -1.0  # wait until an fd is ready
             if timeout != 0 or len(watches) > _OWN_FDS:
-                # Every iteration polls, as asyncio's does, even with callbacks ready: the I/O
-                # ready when an iteration starts is handled in it, which code that yields with
-                # sleep(0) to let I/O in relies on. (Skipping polls while callbacks were ready
-                # let a chain of callbacks run ahead of I/O: aiohttp's
-                # test_shutdown_close_websockets then failed 7 times in 30.)
-                # The poller's waiter is the kernel call itself (select.epoll.poll in plain
-                # Python): no Python-level call on the way when nothing is ready.
+                # Every iteration polls, as asyncio's does, even with callbacks ready: code that
+                # yields with sleep(0) to let ready I/O in relies on it (aiohttp's shutdown of
+                # websockets does). The poller's waiter is the kernel call itself
+                # (select.epoll.poll in plain Python): no Python-level call on the way when
+                # nothing is ready.
                 if _COMPILED:
                     poller.wait_and_dispatch(timeout)  # (no (fd, events) pair per event)
                 else:

@@ -5,6 +5,7 @@ import contextvars
 import os
 import random
 import re
+import socket
 import sys
 import threading
 import time
@@ -165,7 +166,6 @@ def test_io_that_becomes_ready_during_a_callback_chain_is_handled_at_the_next_it
     # (sleep(0), a chain of call_soon) lets ready I/O in one iteration later. A loop that
     # skipped polls while busy let the chain run ahead of it (aiohttp's shutdown tests lost a
     # websocket close frame so).
-    import socket
     reader, writer = socket.socketpair()
     seen = []
 
